@@ -1,0 +1,7 @@
+"""`python -m debforge`."""
+
+from __future__ import annotations
+
+from debforge.cli import main
+
+main()
