@@ -96,8 +96,10 @@ def make_target(
     """Build the Target for `dist`/`arch`, or raise TargetError listing what is supported.
 
     >>> t = make_target("bookworm", "arm64")
-    >>> [s.name for s in t.suites], t.rust_triple, str(t.ld_so)
-    (['bookworm', 'bookworm-updates', 'bookworm-security'], 'aarch64-unknown-linux-gnu', '/lib/ld-linux-aarch64.so.1')
+    >>> [s.name for s in t.suites]
+    ['bookworm', 'bookworm-updates', 'bookworm-security']
+    >>> t.rust_triple, str(t.ld_so)
+    ('aarch64-unknown-linux-gnu', '/lib/ld-linux-aarch64.so.1')
     """
     if dist not in _DISTS:
         raise TargetError(f"unknown dist {dist!r}; supported dists: {', '.join(_DISTS)}")
@@ -112,8 +114,18 @@ def make_target(
         Suite(name=f"{dist}-security", mirror=security_mirror, components=components),
     )
     return Target(
-        dist=dist, arch=arch, suites=suites, mirror=mirror, keyring=keyring or DEFAULT_KEYRING,
-        glibc=glibc, gnu_triplet=triplet, multiarch=triplet, rust_triple=rust,
-        ld_so=PurePosixPath(ld_so), elf_machine=machine, elf_class=elf_class, qemu_arch=qemu,
+        dist=dist,
+        arch=arch,
+        suites=suites,
+        mirror=mirror,
+        keyring=keyring or DEFAULT_KEYRING,
+        glibc=glibc,
+        gnu_triplet=triplet,
+        multiarch=triplet,
+        rust_triple=rust,
+        ld_so=PurePosixPath(ld_so),
+        elf_machine=machine,
+        elf_class=elf_class,
+        qemu_arch=qemu,
         docker_platform=platform,
     )

@@ -63,7 +63,7 @@ def run(
     *,
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
-    input: bytes | None = None,  # noqa: A002 - mirrors subprocess.run's own keyword
+    input: bytes | None = None,
     check: bool = True,
     timeout: float | None = None,
 ) -> Completed:
@@ -72,8 +72,13 @@ def run(
     log.debug("run: %s", shlex.join(args))
     try:
         proc = subprocess.run(
-            args, cwd=cwd, env=None if env is None else dict(env), input=input,
-            capture_output=True, timeout=timeout, check=False,
+            args,
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
         )
     except FileNotFoundError as exc:
         raise ToolMissingError(args[0], hint=tool_hint(args[0])) from exc
