@@ -203,11 +203,10 @@ def _print_json(doc: Any) -> None:
 
 
 def _load_index(opts: TargetOptions, *, refresh: bool = False) -> PackageIndex:
+    target, cache = opts.target(), opts.cache()  # validate the inputs before any work
     from debforge.archive import fetch_index
 
-    return fetch_index(
-        opts.target(), opts.cache(), _reporter(), ttl=opts.ttl, offline=opts.offline, refresh=refresh
-    )
+    return fetch_index(target, cache, _reporter(), ttl=opts.ttl, offline=opts.offline, refresh=refresh)
 
 
 @app.command()
