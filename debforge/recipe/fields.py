@@ -1,0 +1,91 @@
+"""Checks of the package's control fields, each failure naming the file and key."""
+
+from __future__ import annotations
+
+import re
+
+from debforge.recipe.debian import (
+    PRIORITIES,
+    check_package_name,
+    check_section,
+    check_version,
+    full_version,
+    suggest,
+)
+from debforge.recipe.tomlfile import Table
+
+# Policy 5.6.2: "Full Name <email@address>".
+_CONTACT = re.compile(r"[^<>,\n]*[^<>,\s][^<>,\n]* <[^<>@\s]+@[^<>\s]+>")
+
+
+def package_name(table: Table, key: str, name: str) -> str:
+    """A valid Debian package name (Policy 5.6.1)."""
+    reason = check_package_name(name)
+    if reason:
+        raise table.error(key, f"'{name}' is not a valid Debian package name: it {reason}")
+    return name
+
+
+def version(table: Table, key: str, upstream: str, revision: str) -> None:
+    """Refuse a version Debian would reject (Policy 5.6.12), naming the key that made it."""
+    reason = check_version(full_version(upstream, revision))
+    if reason:
+        raise table.error(
+            key, f"'{full_version(upstream, revision)}' is not a valid Debian version: {reason}"
+        )
+
+
+def revision(table: Table, key: str) -> str:
+    """The Debian revision: a string (or integer), default "1" as cargo-deb; "" or "0" omits it."""
+    value = table.raw(key)
+    if value is None:
+        return "1"
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise table.error(key, 'expected a string such as "1"')
+    return "" if str(value) == "0" else str(value)
+
+
+def section(table: Table, key: str, value: str | None) -> str | None:
+    """A Debian section (with an optional archive area), or None."""
+    if value is None:
+        return None
+    reason = check_section(value)
+    if reason:
+        raise table.error(key, f"'{value}' {reason}")
+    return value
+
+
+def priority(table: Table, key: str, value: str | None) -> str:
+    """A Debian priority; "extra" (deprecated by Policy 4.0.1) becomes "optional" with a warning."""
+    if value is None:
+        return "optional"
+    if value == "extra":
+        table.reporter.warning(f"{table.ref(key)}: priority 'extra' is deprecated; using 'optional'")
+        return "optional"
+    if value not in PRIORITIES:
+        raise table.error(
+            key, f"'{value}' is not a Debian priority ({', '.join(PRIORITIES)}){suggest(value, PRIORITIES)}"
+        )
+    return value
+
+
+def maintainer(table: Table, key: str, value: str) -> str:
+    """A `Full Name <email>` contact (Policy 5.6.2)."""
+    if not _CONTACT.fullmatch(value.strip()):
+        raise table.error(key, f"'{value}' is not of the form 'Full Name <email@example.org>'")
+    return value.strip()
+
+
+def description(table: Table, key: str, text: str, extended: str | None) -> tuple[str, str | None]:
+    """Synopsis and extended description; a multi-line description donates its tail to the latter."""
+    first, _, rest = text.strip().partition("\n")
+    synopsis = first.strip()
+    if not synopsis:
+        raise table.error(key, "the description is empty")
+    # Policy 3.4.1: the synopsis should be under 80 characters; dpkg accepts longer, lintian warns.
+    if len(synopsis) >= 80:  # noqa: PLR2004  # Policy 3.4.1
+        table.reporter.warning(
+            f"{table.ref(key)}: the synopsis is {len(synopsis)} characters; keep it under 80"
+        )
+    long = extended if extended is not None else (rest.strip() or None)
+    return synopsis, (long.strip() or None) if long else None
