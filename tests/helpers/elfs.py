@@ -7,6 +7,7 @@ extracted (usrmerged, as bookworm is), and a dpkg database with `status` and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import lzma
@@ -65,6 +66,15 @@ ORACLE_SAMPLE: tuple[tuple[str, str], ...] = (
     ("hyperfine", "/usr/bin/hyperfine"),
     ("exa", "/usr/bin/exa"),
     ("bat", "/usr/bin/batcat"),
+    ("gawk", "/usr/bin/gawk"),  # libgmp10, libmpfr6, libsigsegv2: shlibs files only
+    ("procps", "/bin/ps"),  # libproc2-0: shlibs only
+    ("libsasl2-2", "/usr/lib/aarch64-linux-gnu/libsasl2.so.2"),
+)
+
+# Several files in one package: dpkg-shlibdeps keeps the strongest requirement per dependency.
+ORACLE_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("/usr/bin/ls", "/usr/bin/rg", "/usr/bin/ninja", "/usr/bin/gawk"),
+    ("/lib/aarch64-linux-gnu/libc.so.6", "/usr/bin/curl", "/usr/lib/aarch64-linux-gnu/libxml2.so.2.9.14"),
 )
 # fmt: on
 
@@ -178,7 +188,7 @@ def _install_deb(deb: Path, root: Path, info: Path) -> str:
     try:
         run(["dpkg-deb", "-e", deb, ctrl])
         control = (ctrl / "control").read_text()
-        fields = dict(m.groups() for m in map(_FIELD.match, control.splitlines()) if m)
+        fields = {m.group(1): m.group(2) for m in map(_FIELD.match, control.splitlines()) if m}
         name, arch = fields["Package"], fields["Architecture"]
         # dpkg names the database files of Multi-Arch: same packages <pkg>:<arch>.*
         stem = f"{name}:{arch}" if fields.get("Multi-Arch") == "same" else name
@@ -214,14 +224,14 @@ def build_sysroot(roots: Iterable[str]) -> Path:
     stanzas = [_install_deb(download_deb(r), root, info) for r in recs]
     (root / "var/lib/dpkg/status").write_text("\n".join(stanzas))
     (root / "var/lib/dpkg/arch").write_text("arm64\n")
+    # Without info/format "1" dpkg assumes the pre-multiarch layout and ignores <pkg>:<arch>.list.
+    (info / "format").write_text("1\n")
     for extra in ("updates", "triggers", "alternatives"):
         (root / "var/lib/dpkg" / extra).mkdir(exist_ok=True)
     (root / "var/lib/dpkg/diversions").touch()
     (root / "var/lib/dpkg/statoverride").touch()
-    try:
+    with contextlib.suppress(OSError):  # another session built it meanwhile
         root.rename(final)
-    except OSError:  # another session built it meanwhile
-        pass
     shutil.rmtree(work, ignore_errors=True)
     return final
 
@@ -257,3 +267,46 @@ def elf_header(
     else:
         rest = struct.pack(fmt + "HHIIIIIHHHHHH", 2, machine, 1, 0, 0, 0, flags, 52, 32, 0, 40, 0, 0)
     return ident + rest
+
+
+# --- the reference: real dpkg-shlibdeps against the arm64 sysroot -------------------------------
+
+_ORACLE_CONTROL = (
+    "Source: oracle\nMaintainer: debforge <debforge@example.org>\n\nPackage: oracle\nArchitecture: arm64\n"
+)
+
+
+def dpkg_shlibdeps(files: Iterable[tuple[Path, str]], sysroot: Path, workdir: Path) -> str:
+    """shlibs:Depends from the real dpkg-shlibdeps for `files` (source, install path) in one package.
+
+    The host's dpkg database is never touched: dpkg-shlibdeps reads the sysroot's through
+    --admindir, and in a private mount namespace (unshare -m) the sysroot's multiarch library
+    directory is bind-mounted over the host's (empty) /usr/lib/aarch64-linux-gnu, so the paths
+    dpkg-shlibdeps finds are the very paths the sysroot's .list files record.
+    """
+    pkgdir = workdir / "debian/oracle"
+    (pkgdir / "DEBIAN").mkdir(parents=True, exist_ok=True)
+    (workdir / "debian/control").write_text(_ORACLE_CONTROL)
+    args = []
+    for src, dest in files:
+        target = pkgdir / dest.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+        args.append(str(target.relative_to(workdir)))
+    script = 'mount --bind "$1" /usr/lib/aarch64-linux-gnu && shift && exec "$@"'
+    env = {**os.environ, "LC_ALL": "C", "DEB_HOST_ARCH": "arm64", "DEB_HOST_MULTIARCH": "aarch64-linux-gnu",
+           "DEB_HOST_GNU_TYPE": "aarch64-linux-gnu"}  # fmt: skip
+    done = run(
+        ["unshare", "-m", "--", "sh", "-c", script, "sh", sysroot / "usr/lib/aarch64-linux-gnu",
+         "dpkg-shlibdeps", "-O", f"--admindir={sysroot}/var/lib/dpkg", *args],
+        cwd=workdir, env=env,
+    )  # fmt: skip
+    for line in done.text.splitlines():
+        if line.startswith("shlibs:Depends="):
+            return line.removeprefix("shlibs:Depends=")
+    return ""
+
+
+def sample_file(sysroot: Path, path: str) -> Path:
+    """Where a sample's file sits in the (usrmerged) sysroot."""
+    return sysroot / _merged(path.lstrip("/"))

@@ -1,0 +1,484 @@
+"""ELF facts (pyelftools), the symbol-version guard, and in-place repair of PT_INTERP and RPATH/RUNPATH."""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from elftools.common.exceptions import ELFError as _PyElfError
+from elftools.elf.elffile import ELFFile
+
+from debforge.dists import Target
+from debforge.errors import ElfError
+
+# ELF constants (System V gABI; ARM and RISC-V psABI for the float-ABI flags).
+_EF_ARM_ABI_FLOAT_HARD = 0x400
+_EF_RISCV_FLOAT_ABI = 0x6
+_EF_RISCV_FLOAT_ABI_DOUBLE = 0x4
+_VER_FLG_BASE = 0x1
+_SHN_UNDEF = 0
+_STB_WEAK = 2
+# Linux binaries say SYSV (0) almost always, GNU/Linux (3) when they use GNU extensions (IFUNC).
+_LINUX_OSABIS = ("ELFOSABI_SYSV", "ELFOSABI_LINUX")
+
+# (e_machine, ELF class) → Debian architecture; ARM and RISC-V are refined by e_flags below.
+# fmt: off
+_DEB_ARCH: dict[tuple[str, int], str] = {
+    ("EM_AARCH64", 64): "arm64",
+    ("EM_X86_64", 64):  "amd64",
+    ("EM_X86_64", 32):  "x32",
+    ("EM_386", 32):     "i386",
+    ("EM_ARM", 32):     "armel",
+    ("EM_RISCV", 64):   "riscv64",
+    ("EM_PPC64", 64):   "ppc64el",
+    ("EM_MIPS", 64):    "mips64el",
+    ("EM_LOONGARCH", 64): "loong64",
+}
+# fmt: on
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElfInfo:
+    """What debforge needs to know about one ELF file."""
+
+    path: Path
+    machine: str
+    deb_arch: str
+    elf_class: int
+    endian: str
+    abi: tuple[int, int, str]  # (class, data, machine): the "format" dpkg-shlibdeps matches libraries by
+    interpreter: PurePosixPath | None
+    needed: tuple[str, ...]
+    soname: str | None
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    versions: Mapping[str, tuple[str, ...]]  # .gnu.version_r: library → versions needed from it
+    defined_versions: tuple[str, ...]  # .gnu.version_d, without the base (file-name) entry
+    is_shared_object: bool
+
+    @property
+    def glibc(self) -> str | None:
+        """The highest GLIBC_x.y this file needs, or None."""
+        glibcs = [v for vs in self.versions.values() for v in vs if re.fullmatch(r"GLIBC_\d+(\.\d+)*", v)]
+        return max(glibcs, key=version_key) if glibcs else None
+
+    def to_json(self) -> dict[str, object]:
+        """The `debforge inspect --json` document for this file."""
+        return {
+            "path": str(self.path),
+            "arch": self.deb_arch,
+            "class": self.elf_class,
+            "interpreter": str(self.interpreter) if self.interpreter else None,
+            "needed": list(self.needed),
+            "soname": self.soname,
+            "rpath": list(self.rpath),
+            "runpath": list(self.runpath),
+            "glibc": self.glibc,
+            "versions": {lib: list(vs) for lib, vs in self.versions.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DynSymbol:
+    """One dynamic symbol, as dpkg-shlibdeps sees it (`name@version`, `@Base` when unversioned)."""
+
+    name: str
+    version: str | None
+    defined: bool
+    weak: bool
+
+    @property
+    def key(self) -> str:
+        """`name@VERSION` or `name@Base`, the form symbols files use."""
+        return f"{self.name}@{self.version or 'Base'}"
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Sort key for symbol versions like GLIBC_2.38 or OPENSSL_3.2.0: their numbers, in order.
+
+    >>> sorted(["GLIBC_2.9", "GLIBC_2.17", "GLIBC_2.2.5"], key=version_key)
+    ['GLIBC_2.2.5', 'GLIBC_2.9', 'GLIBC_2.17']
+    """
+    return tuple(int(n) for n in re.findall(r"\d+", version))
+
+
+def read_elf(path: Path) -> ElfInfo:
+    """Read the facts of one ELF file; raise ElfError for anything but a supported Linux ELF."""
+    with _open_elf(path) as elf:
+        return _facts(path, elf)
+
+
+class _open_elf:  # used like a function, as a contextlib manager would be
+    """Open `path` as an ELFFile with every pyelftools failure turned into an ElfError naming the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stream: Any = None
+
+    def __enter__(self) -> Any:
+        try:
+            self.stream = self.path.open("rb")
+        except OSError as exc:
+            raise ElfError(f"cannot read {self.path}: {exc.strerror}") from exc
+        head = self.stream.read(64)
+        if head[:4] != b"\x7fELF":
+            self.stream.close()
+            raise ElfError(f"{self.path} is not an ELF file")
+        self.stream.seek(0)
+        try:
+            elf = ELFFile(self.stream)
+            _check_identity(self.path, elf, self.path.stat().st_size)
+        except (_PyElfError, struct.error, ValueError, EOFError) as exc:
+            self.stream.close()
+            raise ElfError(f"{self.path} is a truncated or corrupt ELF file ({exc})") from exc
+        except ElfError:
+            self.stream.close()
+            raise
+        return elf
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+
+
+def _check_identity(path: Path, elf: Any, size: int) -> None:
+    ident = elf.header["e_ident"]
+    if ident["EI_DATA"] != "ELFDATA2LSB":
+        raise ElfError(f"{path} is a big-endian ELF file; debforge supports little-endian Linux targets only")
+    if ident["EI_OSABI"] not in _LINUX_OSABIS:
+        osabi = str(ident["EI_OSABI"]).removeprefix("ELFOSABI_")
+        raise ElfError(f"{path} is an ELF file for {osabi}, not for Linux")
+    # A file cut short loses its section header table (at the end) first.
+    ends = [elf.header["e_shoff"] + elf.header["e_shnum"] * elf.header["e_shentsize"]]
+    ends.append(elf.header["e_phoff"] + elf.header["e_phnum"] * elf.header["e_phentsize"])
+    ends += [seg["p_offset"] + seg["p_filesz"] for seg in elf.iter_segments()]
+    if max(ends) > size:
+        raise ElfError(f"{path} is a truncated ELF file ({size} bytes, its headers need {max(ends)})")
+
+
+def _deb_arch(path: Path, machine: str, elf_class: int, flags: int) -> str:
+    arch = _DEB_ARCH.get((machine, elf_class))
+    if arch is None:
+        raise ElfError(f"{path} is a {elf_class}-bit {machine} ELF file, which debforge does not support")
+    if arch == "armel" and flags & _EF_ARM_ABI_FLOAT_HARD:
+        return "armhf"  # Debian's armhf is EABI5 with the VFP hard-float calling convention
+    if arch == "riscv64" and flags & _EF_RISCV_FLOAT_ABI != _EF_RISCV_FLOAT_ABI_DOUBLE:
+        raise ElfError(f"{path} uses a RISC-V float ABI other than lp64d, which Debian's riscv64 requires")
+    return arch
+
+
+def _facts(path: Path, elf: Any) -> ElfInfo:
+    machine, elf_class = elf.header["e_machine"], elf.elfclass
+    dyn = _dynamic_tags(elf)
+    return ElfInfo(
+        path=path,
+        machine=machine,
+        deb_arch=_deb_arch(path, machine, elf_class, elf.header["e_flags"]),
+        elf_class=elf_class,
+        endian="little",
+        abi=(elf_class, 1, machine),
+        interpreter=_interpreter(elf),
+        needed=tuple(dyn.get("DT_NEEDED", ())),
+        soname=next(iter(dyn.get("DT_SONAME", ())), None),
+        rpath=_split_path(dyn.get("DT_RPATH", ())),
+        runpath=_split_path(dyn.get("DT_RUNPATH", ())),
+        versions=_needed_versions(elf),
+        defined_versions=_defined_versions(elf),
+        is_shared_object=elf.header["e_type"] == "ET_DYN",
+    )
+
+
+def _read(elf: Any, offset: int, size: int) -> bytes:
+    elf.stream.seek(offset)
+    data: bytes = elf.stream.read(size)
+    return data
+
+
+def _interpreter(elf: Any) -> PurePosixPath | None:
+    for seg in elf.iter_segments():
+        if seg["p_type"] == "PT_INTERP":
+            return PurePosixPath(seg.get_interp_name())
+    return None
+
+
+def _dynamic_tags(elf: Any) -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = {}
+    section = elf.get_section_by_name(".dynamic")
+    if section is None:
+        return tags
+    for tag in section.iter_tags():
+        attr = {"DT_NEEDED": "needed", "DT_SONAME": "soname", "DT_RPATH": "rpath", "DT_RUNPATH": "runpath"}
+        if tag.entry.d_tag in attr:
+            tags.setdefault(tag.entry.d_tag, []).append(getattr(tag, attr[tag.entry.d_tag]))
+    return tags
+
+
+def _split_path(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(p for v in values for p in v.split(":") if p)
+
+
+def _needed_versions(elf: Any) -> dict[str, tuple[str, ...]]:
+    section = elf.get_section_by_name(".gnu.version_r")
+    if section is None:
+        return {}
+    return {verneed.name: tuple(aux.name for aux in auxes) for verneed, auxes in section.iter_versions()}
+
+
+def _defined_versions(elf: Any) -> tuple[str, ...]:
+    section = elf.get_section_by_name(".gnu.version_d")
+    if section is None:
+        return ()
+    names = []
+    for verdef, auxes in section.iter_versions():
+        if not verdef["vd_flags"] & _VER_FLG_BASE:
+            names.append(next(iter(auxes)).name)
+    return tuple(names)
+
+
+def read_dynamic_symbols(path: Path) -> tuple[DynSymbol, ...]:
+    """The dynamic symbol table with versions, as `objdump -T -R` shows it to dpkg-shlibdeps.
+
+    A defined symbol that a copy relocation (R_*_COPY) fills is reported as undefined: the data
+    really lives in the library (dpkg's Objdump.pm apply_relocations does the same).
+    """
+    with _open_elf(path) as elf:
+        dynsym = elf.get_section_by_name(".dynsym")
+        if dynsym is None:
+            return ()
+        names = _version_names(elf)
+        versym = elf.get_section_by_name(".gnu.version")
+        indexes = _versym_indexes(elf, versym, dynsym.num_symbols()) if versym is not None else None
+        copied = _copy_relocated(elf)
+        symbols = []
+        for i, sym in enumerate(_raw_symbols(elf, dynsym)):
+            name, info, shndx = sym
+            if i == 0 or not name:
+                continue
+            ver = names.get(indexes[i] & 0x7FFF) if indexes is not None else None
+            symbols.append(DynSymbol(
+                name=name, version=ver, defined=shndx != _SHN_UNDEF and i not in copied,
+                weak=info >> 4 == _STB_WEAK,
+            ))  # fmt: skip
+        return tuple(symbols)
+
+
+def _raw_symbols(elf: Any, dynsym: Any) -> Iterator[tuple[str, int, int]]:
+    """(name, st_info, st_shndx) of every .dynsym entry, unpacked in bulk: pyelftools is slow here."""
+    strtab = _read(elf, elf.get_section(dynsym["sh_link"])["sh_offset"],
+                   elf.get_section(dynsym["sh_link"])["sh_size"])  # fmt: skip
+    raw = _read(elf, dynsym["sh_offset"], dynsym["sh_size"])
+    if elf.elfclass == 64:  # noqa: PLR2004 - ELFCLASS64's Elf64_Sym layout
+        fmt, name_i, info_i, shndx_i = "<IBBHQQ", 0, 1, 3
+    else:
+        fmt, name_i, info_i, shndx_i = "<IIIBBH", 0, 3, 5
+    for entry in struct.iter_unpack(fmt, raw[: len(raw) - len(raw) % struct.calcsize(fmt)]):
+        start = entry[name_i]
+        end = strtab.find(b"\0", start)
+        yield strtab[start:end].decode("utf-8", "replace"), entry[info_i], entry[shndx_i]
+
+
+def _versym_indexes(elf: Any, versym: Any, count: int) -> tuple[int, ...]:
+    raw = _read(elf, versym["sh_offset"], min(versym["sh_size"], 2 * count))
+    return tuple(v for (v,) in struct.iter_unpack("<H", raw[: len(raw) & ~1]))
+
+
+def _version_names(elf: Any) -> dict[int, str]:
+    """Version index → name, from .gnu.version_d (vd_ndx) and .gnu.version_r (vna_other)."""
+    names: dict[int, str] = {}
+    verdef = elf.get_section_by_name(".gnu.version_d")
+    if verdef is not None:
+        for vd, auxes in verdef.iter_versions():
+            if not vd["vd_flags"] & _VER_FLG_BASE:
+                names[vd["vd_ndx"]] = next(iter(auxes)).name
+    verneed = elf.get_section_by_name(".gnu.version_r")
+    if verneed is not None:
+        for _vn, auxes in verneed.iter_versions():
+            for aux in auxes:
+                names[aux["vna_other"]] = aux.name
+    return names
+
+
+def _copy_relocated(elf: Any) -> set[int]:
+    """Indexes of dynamic symbols targeted by a copy relocation."""
+    copied: set[int] = set()
+    for section in elf.iter_sections():
+        # Copy relocations only ever sit among the dynamic relocations, never in .rela.plt.
+        if section["sh_type"] not in ("SHT_RELA", "SHT_REL") or section.name not in (".rela.dyn", ".rel.dyn"):
+            continue
+        for reloc in section.iter_relocations():
+            if _is_copy(elf.header["e_machine"], reloc["r_info_type"]):
+                copied.add(reloc["r_info_sym"])
+    return copied
+
+
+# R_<arch>_COPY numbers from each psABI.
+_R_COPY = {"EM_AARCH64": 1024, "EM_X86_64": 5, "EM_386": 5, "EM_ARM": 20, "EM_RISCV": 4, "EM_PPC64": 19}
+
+
+def _is_copy(machine: str, rtype: int) -> bool:
+    return _R_COPY.get(machine) == rtype
+
+
+# --- the symbol-version guard -----------------------------------------------------------------
+
+
+def library_dirs(target: Target) -> tuple[PurePosixPath, ...]:
+    """Where the target's dynamic loader finds system libraries (multiarch first, as ld.so.conf says)."""
+    ma = target.multiarch
+    return tuple(PurePosixPath(p) for p in (f"/lib/{ma}", f"/usr/lib/{ma}", "/lib", "/usr/lib"))
+
+
+def find_in_sysroot(soname: str, sysroot: Path, dirs: Sequence[PurePosixPath]) -> Path | None:
+    """The first `<sysroot><dir>/<soname>` that exists, or None."""
+    for d in dirs:
+        candidate = sysroot / d.relative_to("/") / soname
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def check_symbol_versions(infos: Iterable[ElfInfo], sysroot: Path, target: Target) -> None:
+    """Refuse files needing a symbol version (GLIBC_, GLIBCXX_, OPENSSL_…) the target's libraries lack.
+
+    The provided versions are read from `.gnu.version_d` of each library in the sysroot, never from
+    a table: the same check ld.so makes at start-up ("version `GLIBC_2.38' not found").
+    """
+    infos = tuple(infos)
+    shipped = {i.soname for i in infos if i.soname}
+    for info in infos:
+        for lib, wanted in sorted(info.versions.items()):
+            if lib in shipped:
+                continue
+            found = find_in_sysroot(lib, sysroot, library_dirs(target))
+            if found is None:
+                raise ElfError(
+                    f"{info.path.name} needs {lib}, which the {target.dist} sysroot does not have",
+                    hint=f"add the package that ships {lib} to the sysroot",
+                )
+            provided = set(read_elf(found).defined_versions)
+            missing = sorted(set(wanted) - provided, key=version_key)
+            if missing:
+                raise ElfError(_guard_sentence(info.path.name, missing[-1], provided, target.dist, lib))
+
+
+def _guard_sentence(name: str, missing: str, provided: set[str], dist: str, lib: str) -> str:
+    prefix = re.sub(r"[\d.]+$", "", missing)
+    same = sorted((v for v in provided if re.fullmatch(re.escape(prefix) + r"[\d.]+", v)), key=version_key)
+    have = f"{dist} provides {same[-1]}" if same else f"{dist}'s {lib} does not define it"
+    return f"{name} needs {missing} but {have}; build against the {dist} sysroot"
+
+
+# --- repair: FHS interpreter, no RPATH/RUNPATH outside the FHS ------------------------------------
+
+# Directories a Debian system may legitimately search (FHS 3.0 §4.6, §3.13 for /opt add-ons).
+_FHS_LIB_DIRS = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32", "/usr/lib64",
+                 "/usr/libx32", "/usr/local/lib", "/opt")  # fmt: skip
+_DT_NULL, _DT_RPATH, _DT_RUNPATH = 0, 15, 29
+
+
+def keeps_rpath_entry(entry: str) -> bool:
+    """Whether an RPATH/RUNPATH entry stays: `$ORIGIN`-relative or inside the FHS library directories.
+
+    >>> [keeps_rpath_entry(e) for e in ("$ORIGIN/../lib", "/usr/lib/foo", "/nix/store/x-glibc/lib", "lib")]
+    [True, True, False, False]
+    """
+    if entry.startswith(("$ORIGIN", "${ORIGIN}")):
+        return True
+    return any(entry == d or entry.startswith(d + "/") for d in _FHS_LIB_DIRS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where the patchable strings and the dynamic array sit in the file."""
+
+    elf_class: int
+    interp: tuple[int, int] | None  # (file offset, size incl. NUL padding)
+    dynamic: tuple[int, int] | None  # (file offset, entry count)
+    dynstr: int | None  # file offset of DT_STRTAB
+
+
+def _layout(elf: Any) -> _Layout:
+    interp = dynamic = None
+    for seg in elf.iter_segments():
+        if seg["p_type"] == "PT_INTERP":
+            interp = (seg["p_offset"], seg["p_filesz"])
+        elif seg["p_type"] == "PT_DYNAMIC":
+            dynamic = (seg["p_offset"], seg["p_filesz"] // (16 if elf.elfclass == 64 else 8))  # noqa: PLR2004
+    dynstr = None
+    section = elf.get_section_by_name(".dynamic")
+    if dynamic is not None and section is not None:
+        for tag in section.iter_tags():
+            if tag.entry.d_tag == "DT_STRTAB":
+                dynstr = next(iter(elf.address_offsets(tag.entry.d_val)), None)
+    return _Layout(elf_class=elf.elfclass, interp=interp, dynamic=dynamic, dynstr=dynstr)
+
+
+def patch_elf(path: Path, *, interpreter: PurePosixPath | None, drop_non_fhs_rpaths: bool = True) -> bytes:
+    """The bytes of `path` with PT_INTERP set to `interpreter` and non-FHS RPATH/RUNPATH entries dropped.
+
+    Shorter strings are written in place (NUL-padded), so the layout never moves; a longer
+    interpreter needs a new segment, which `patchelf` makes. Patching twice gives identical bytes.
+    Strip before patching, never after: strip(1) can undo patchelf's layout (patchelf's README).
+    """
+    data = bytearray(path.read_bytes())
+    with _open_elf(path) as elf:
+        layout = _layout(elf)
+        current = _interpreter(elf)
+    if interpreter is not None and layout.interp is not None and current != interpreter:
+        new = str(interpreter).encode() + b"\0"
+        if len(new) <= layout.interp[1]:
+            off, size = layout.interp
+            data[off : off + size] = new.ljust(size, b"\0")
+        else:
+            data = bytearray(_patchelf_interpreter(path, interpreter))
+            return _patch_rpaths(path, data, drop_non_fhs_rpaths)
+    return _patch_rpaths(path, data, drop_non_fhs_rpaths)
+
+
+def _patchelf_interpreter(path: Path, interpreter: PurePosixPath) -> bytes:
+    import shutil  # noqa: PLC0415 - only this rare path copies files
+    import tempfile  # noqa: PLC0415
+
+    from debforge.run import run  # noqa: PLC0415 - keep elf importable without the runner's deps
+
+    with tempfile.TemporaryDirectory(prefix="debforge-patchelf-") as tmp:
+        copy = Path(tmp) / path.name
+        shutil.copyfile(path, copy)
+        run(["patchelf", "--set-interpreter", str(interpreter), copy])
+        return copy.read_bytes()
+
+
+def _patch_rpaths(path: Path, data: bytearray, drop: bool) -> bytes:
+    if not drop:
+        return bytes(data)
+    import io  # noqa: PLC0415
+
+    elf = ELFFile(io.BytesIO(bytes(data)))
+    layout = _layout(elf)
+    if layout.dynamic is None or layout.dynstr is None:
+        return bytes(data)
+    fmt = "<qQ" if layout.elf_class == 64 else "<iI"  # noqa: PLR2004
+    width = struct.calcsize(fmt)
+    off, count = layout.dynamic
+    entries = [struct.unpack_from(fmt, data, off + i * width) for i in range(count)]
+    kept: list[tuple[int, int]] = []
+    for tag, val in entries:
+        if tag in (_DT_RPATH, _DT_RUNPATH) and not _rewrite_string(data, layout.dynstr + val):
+            continue  # nothing left: the tag goes (the array is re-packed below)
+        kept.append((tag, val))
+    kept += [(_DT_NULL, 0)] * (count - len(kept))
+    for i, (tag, val) in enumerate(kept):
+        struct.pack_into(fmt, data, off + i * width, tag, val)
+    return bytes(data)
+
+
+def _rewrite_string(data: bytearray, start: int) -> bool:
+    """Rewrite the search path at `start` keeping allowed entries; False (and zeroed) if none remain."""
+    end = data.index(b"\0", start)
+    old = data[start:end].decode("utf-8", "surrogateescape")
+    kept = ":".join(e for e in old.split(":") if e and keeps_rpath_entry(e))
+    data[start:end] = kept.encode("utf-8", "surrogateescape").ljust(end - start, b"\0")
+    return bool(kept)

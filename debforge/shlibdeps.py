@@ -1,0 +1,446 @@
+"""The `shlibs:Depends` value dpkg-shlibdeps would compute, from a sysroot's dpkg database.
+
+Mirrors dpkg 1.21's scripts/dpkg-shlibdeps.pl with Dpkg::Shlibs (library search),
+Dpkg::Shlibs::SymbolFile (symbols files) and Dpkg::Deps (final sort and formatting).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from debforge.dists import Target
+from debforge.elf import DynSymbol, ElfInfo, check_symbol_versions, read_dynamic_symbols, read_elf
+from debforge.errors import ElfError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LibraryDep:
+    """How one NEEDED soname was mapped to a package."""
+
+    soname: str
+    path: PurePosixPath
+    package: str
+    source: str  # "symbols" or "shlibs"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShlibsDepends:
+    """The result of `debforge deps`: the Depends value and where each part came from."""
+
+    depends: str
+    libraries: tuple[LibraryDep, ...]
+
+    def to_json(self) -> dict[str, object]:
+        """The `debforge deps --json` document."""
+        libs = [{"soname": x.soname, "path": str(x.path), "package": x.package, "source": x.source}
+                for x in self.libraries]  # fmt: skip
+        return {"depends": self.depends, "libraries": libs}
+
+
+def compute_depends(paths: Sequence[Path], sysroot: Path, *, target: Target) -> str:
+    """What `dpkg-shlibdeps -O` prints as shlibs:Depends for these files shipped in one new package."""
+    return resolve_depends(paths, sysroot, target=target).depends
+
+
+def resolve_depends(
+    paths: Sequence[Path], sysroot: Path, *, target: Target, build_depends: Mapping[str, str] | None = None
+) -> ShlibsDepends:
+    """Map every NEEDED soname to its package and fold the symbol minimum versions into one Depends value.
+
+    `build_depends` (dev package → minimum version) plays the role of the source's Build-Depends
+    for symbols files with a `Build-Depends-Package` field.
+    """
+    infos = [read_elf(p) for p in paths]
+    check_symbol_versions(infos, sysroot, target)
+    state = _State(sysroot=sysroot, db=_DpkgDb(sysroot), target=target)
+    shipped = {i.soname for i in infos if i.soname}
+    for info in infos:
+        _scan_file(state, info, shipped, build_depends or {})
+    return ShlibsDepends(depends=_format(state.deps), libraries=tuple(state.libraries))
+
+
+# --- Debian version comparison (Policy §5.6.12; dpkg's Dpkg::Version) ------------------------
+
+
+def _order(c: str) -> int:
+    if c == "~":
+        return -1
+    if c.isdigit():
+        return int(c) + 1
+    if c.isalpha():
+        return ord(c)
+    return ord(c) + 256
+
+
+def _compare_part(a: str, b: str) -> int:
+    pa, pb = re.findall(r"\d+|\D+", a), re.findall(r"\d+|\D+", b)
+    for i in range(max(len(pa), len(pb))):
+        x, y = (pa[i] if i < len(pa) else "0"), (pb[i] if i < len(pb) else "0")
+        if x.isdigit() and y.isdigit():
+            if int(x) != int(y):
+                return 1 if int(x) > int(y) else -1
+            continue
+        ox, oy = [_order(c) for c in x], [_order(c) for c in y]
+        for j in range(max(len(ox), len(oy))):
+            cx, cy = (ox[j] if j < len(ox) else 0), (oy[j] if j < len(oy) else 0)
+            if cx != cy:
+                return 1 if cx > cy else -1
+    return 0
+
+
+def compare_versions(a: str, b: str) -> int:
+    """-1, 0 or 1 as Debian orders versions `a` and `b`.
+
+    >>> compare_versions("2.36-9+deb12u4", "2.36"), compare_versions("1.0~rc1", "1.0")
+    (1, -1)
+    >>> compare_versions("1:0", "9"), compare_versions("5.1.1alpha+20120614", "5.1.1")
+    (1, 1)
+    """
+
+    def split(v: str) -> tuple[int, str, str]:
+        epoch, _, rest = v.rpartition(":") if ":" in v else ("0", "", v)
+        upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+        return int(epoch or 0), upstream, revision
+
+    ea, ua, ra = split(a)
+    eb, ub, rb = split(b)
+    if ea != eb:
+        return 1 if ea > eb else -1
+    return _compare_part(ua, ub) or _compare_part(ra, rb)
+
+
+# --- symbols and shlibs files --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _SymObject:
+    deps: list[str]
+    fields: dict[str, str] = field(default_factory=dict)
+    syms: dict[str, tuple[str, int, bool]] = field(
+        default_factory=dict
+    )  # name@ver → (minver, dep_id, deprecated)
+
+
+_SYMLINE = re.compile(r"^(?:\s+|#(?:DEPRECATED|MISSING): ([^#]+)#\s*)(.*)")
+_PATTERN_TAGS = ("c++", "symver", "regex")
+
+
+def _parse_symbols(path: Path, wanted: str) -> _SymObject | None:
+    """The object for soname `wanted` in a symbols file (SymbolFile.pm parse), or None."""
+    obj: _SymObject | None = None
+    current = None
+    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
+        for raw in fh:
+            line = raw.rstrip("\n")
+            if m := _SYMLINE.match(line):
+                if current == wanted and obj is not None:
+                    _add_symbol(obj, m.group(2), deprecated=bool(m.group(1)))
+            elif line.startswith("#") or not line:
+                continue
+            elif m := re.match(r"^\|\s*(.*)$", line):
+                if current == wanted and obj is not None:
+                    obj.deps.append(m.group(1))
+            elif m := re.match(r"^\*\s*([^:]+):\s*(.*\S)\s*$", line):
+                if current == wanted and obj is not None:
+                    obj.fields[m.group(1).lower()] = m.group(2)
+            elif m := re.match(r"^(\S+)\s+(.*)$", line):
+                current = m.group(1)
+                if current == wanted:
+                    obj = obj or _SymObject(deps=[])
+                    obj.deps = [m.group(2)]  # a repeated header overrides the templates only
+    return obj
+
+
+def _add_symbol(obj: _SymObject, spec: str, *, deprecated: bool) -> None:
+    tags: list[str] = []
+    if (m := re.match(r"^\s*\((.*?)\)(.*)$", spec)) and m.group(1):
+        tags = [t.split("=", 1)[0] for t in m.group(1).split("|")]
+        spec = m.group(2)
+        if q := re.match(r"""^(['"])(.*?)\1(.*)$""", spec):
+            return _store(obj, q.group(2), q.group(3), tags, deprecated)
+    m2 = re.match(r"^(\S+)(.*)$", spec)
+    if m2:
+        _store(obj, m2.group(1), m2.group(2), tags, deprecated)
+
+
+def _store(obj: _SymObject, name: str, rest: str, tags: list[str], deprecated: bool) -> None:
+    # Patterns (c++/symver/regex tags, old "*@VERSION") never take part in dpkg-shlibdeps lookups.
+    if name.startswith("*@") or any(t in _PATTERN_TAGS for t in tags):
+        return
+    if m := re.match(r"^\s(\S+)(?:\s(\d+))?", rest):
+        obj.syms[name] = (m.group(1), int(m.group(2) or 0), deprecated)
+
+
+def _smallest_version(obj: _SymObject) -> str:
+    """get_smallest_version() for dep_id 0, with Perl's `|| ''` (so "0" means unversioned)."""
+    smallest: str | None = None
+    for minver, dep_id, _deprecated in obj.syms.values():
+        if dep_id == 0 and (smallest is None or compare_versions(smallest, minver) > 0):
+            smallest = minver
+    return "" if smallest in (None, "0") else str(smallest)
+
+
+def _split_soname(soname: str) -> tuple[str, str] | None:
+    if m := re.match(r"^(.+)\.so\.(.+)$", soname):
+        return m.group(1), m.group(2)
+    if m := re.match(r"^(.+)-(\d.*)\.so$", soname):
+        return m.group(1), m.group(2)
+    return None
+
+
+_SHLIBS_LINE = re.compile(r"^\s*(?:(\S+):\s+)?(\S+)\s+(\S+)(?:\s+(\S.*\S))?\s*$")
+
+
+def _extract_from_shlibs(soname: str, path: Path) -> str | None:
+    """The dependency an shlibs file gives `soname` (a `deb:` typed line wins over an untyped one)."""
+    parts = _split_soname(soname)
+    if parts is None:
+        return None
+    found: str | None = None
+    for raw in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+        line = raw.rstrip()
+        m = _SHLIBS_LINE.match(line)
+        if line.startswith("#") or m is None or (m.group(2), m.group(3)) != parts:
+            continue
+        if m.group(1) is None:
+            found = found if found is not None else (m.group(4) or "")
+        elif m.group(1) == "deb":
+            return m.group(4) or ""
+    return found
+
+
+# --- the sysroot's dpkg database and library search ---------------------------------------------
+
+
+class _DpkgDb:
+    """`dpkg-query --search` and `--control-path` over `<sysroot>/var/lib/dpkg`, read lazily."""
+
+    def __init__(self, sysroot: Path) -> None:
+        self.info = sysroot / "var/lib/dpkg/info"
+        self._owners: dict[str, list[str]] | None = None
+
+    def owners(self, path: PurePosixPath) -> list[str]:
+        """Database names (`pkg` or `pkg:arch`) of the packages listing `path` (exact match, as dpkg -S)."""
+        if self._owners is None:
+            self._owners = {}
+            for lst in sorted(self.info.glob("*.list")):
+                for line in lst.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+                    self._owners.setdefault(line, []).append(lst.name[: -len(".list")])
+        return self._owners.get(str(path), [])
+
+    def control_path(self, pkg: str, member: str) -> Path | None:
+        """`<info>/<pkg>.<member>` when the package ships that control member."""
+        path = self.info / f"{pkg}.{member}"
+        return path if path.exists() else None
+
+
+def _ldso_conf_dirs(sysroot: Path, conf: Path, seen: set[Path]) -> Iterator[str]:
+    if conf in seen or not conf.is_file():
+        return
+    seen.add(conf)
+    for raw in conf.read_text(errors="replace").splitlines():
+        line = raw.strip().rstrip("/")
+        if m := re.match(r"^include\s+(\S.*\S)$", line):
+            pattern = m.group(1).lstrip("/")
+            for inc in sorted(sysroot.glob(pattern)):
+                yield from _ldso_conf_dirs(sysroot, inc, seen)
+        elif line.startswith("/"):
+            yield line
+
+
+def search_dirs(sysroot: Path, target: Target, rpath: Sequence[str]) -> tuple[str, ...]:
+    """dpkg-shlibdeps' search order: RPATH/RUNPATH, multiarch, /lib, /usr/lib, ld.so.conf, multilib."""
+    ma = target.multiarch
+    dirs = [*rpath, f"/lib/{ma}", f"/usr/lib/{ma}", "/lib", "/usr/lib"]
+    for d in _ldso_conf_dirs(sysroot, sysroot / "etc/ld.so.conf", set()):
+        if d not in dirs[len(rpath) :]:
+            dirs.append(d)
+    return (*dirs, "/lib32", "/usr/lib32", "/lib64", "/usr/lib64")
+
+
+def _inside(sysroot: Path, path: PurePosixPath) -> Path:
+    return sysroot / str(path).lstrip("/")
+
+
+def _realpath(sysroot: Path, path: PurePosixPath) -> PurePosixPath:
+    """realpath() of `path` with the sysroot as `/` (absolute links stay inside it)."""
+    parts, resolved, hops = list(path.parts[1:]), PurePosixPath("/"), 0
+    while parts:
+        head = parts.pop(0)
+        if head == "..":
+            resolved = resolved.parent
+            continue
+        candidate = resolved / head
+        real = _inside(sysroot, candidate)
+        if real.is_symlink() and hops < 40:  # noqa: PLR2004 - the kernel's MAXSYMLINKS
+            hops += 1
+            link = str(real.readlink())
+            parts = [*PurePosixPath(link).parts[1 if link.startswith("/") else 0 :], *parts]
+            resolved = PurePosixPath("/") if link.startswith("/") else resolved
+        else:
+            resolved = candidate
+    return resolved
+
+
+def _same_format(path: Path, info: ElfInfo) -> bool:
+    """Objdump.pm get_format(): class, byte order and machine must match the binary's."""
+    try:
+        return read_elf(path).abi == info.abi
+    except ElfError:
+        return False
+
+
+# --- the scan ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _State:
+    sysroot: Path
+    db: _DpkgDb
+    target: Target
+    deps: dict[str, str] = field(default_factory=dict)  # template → minimum version ("" = none yet)
+    libraries: list[LibraryDep] = field(default_factory=list)
+    symfiles: dict[tuple[Path, str], _SymObject | None] = field(default_factory=dict)
+
+
+def _scan_file(state: _State, info: ElfInfo, shipped: set[str], build_depends: Mapping[str, str]) -> None:
+    """One iteration of dpkg-shlibdeps' main loop: libraries, then every undefined symbol."""
+    # RUNPATH replaces RPATH in dpkg's Objdump.pm; $ORIGIN entries point into the new package itself.
+    rpath = [p for p in (info.runpath or info.rpath) if "$ORIGIN" not in p and "${ORIGIN}" not in p]
+    objects: dict[str, _SymObject] = {}
+    for soname in info.needed:
+        if soname in shipped:
+            continue  # the package ships this library itself: no dependency (dpkg ignores it too)
+        obj = _map_soname(state, info, soname, search_dirs(state.sysroot, state.target, rpath))
+        if obj is not None:
+            objects[soname] = obj
+    for sym in read_dynamic_symbols(info.path):
+        if not sym.defined:
+            _use_symbol(state, sym, info.needed, objects)
+    for obj in objects.values():
+        dev = obj.fields.get("build-depends-packages") or obj.fields.get("build-depends-package") or ""
+        for dev_pkg in filter(None, re.split(r"[,\s]+", dev)):
+            if dev_pkg in build_depends:
+                for template in obj.deps:
+                    _update(state.deps, template, build_depends[dev_pkg], existing_only=True)
+
+
+def _map_soname(state: _State, info: ElfInfo, soname: str, dirs: Sequence[str]) -> _SymObject | None:
+    for directory in dirs:
+        vpath = PurePosixPath(directory) / soname
+        real = _inside(state.sysroot, vpath)
+        if not real.exists() or not _same_format(real, info):
+            continue
+        owners = state.db.owners(vpath) or state.db.owners(_realpath(state.sysroot, vpath))
+        if not owners:
+            raise ElfError(
+                f"{soname} (needed by {info.path.name}) is {vpath} in the sysroot, which no package ships",
+                hint="make sure the sysroot was extracted with its dpkg database",
+            )
+        for pkg in owners:
+            found = _from_package(state, soname, pkg, vpath)
+            if found is not None:
+                return found if isinstance(found, _SymObject) else None
+        raise ElfError(
+            f"{soname} (needed by {info.path.name}) comes from {owners[0].split(':')[0]}, "
+            "which has neither a symbols nor a shlibs file",
+            hint="the package's Depends cannot be computed; add the dependency by hand",
+        )
+    raise ElfError(
+        f"{soname} needed by {info.path.name} is not in the {state.target.dist} {state.target.arch} sysroot",
+        hint="add the package that ships it to the sysroot",
+    )
+
+
+def _from_package(state: _State, soname: str, pkg: str, vpath: PurePosixPath) -> _SymObject | bool | None:
+    """Use pkg's symbols file (returns its object) or shlibs file (returns True); None if neither knows."""
+    symbols = state.db.control_path(pkg, "symbols")
+    if symbols is not None:
+        key = (symbols, soname)
+        if key not in state.symfiles:
+            state.symfiles[key] = _parse_symbols(symbols, soname)
+        obj = state.symfiles[key]
+        if obj is not None:
+            # Unversioned is not enough: the library may not always have been in this package.
+            _update(state.deps, obj.deps[0], _smallest_version(obj))
+            state.libraries.append(LibraryDep(soname=soname, path=vpath, package=pkg, source="symbols"))
+            return obj
+    shlibs = state.db.control_path(pkg, "shlibs")
+    dep = _extract_from_shlibs(soname, shlibs) if shlibs is not None else None
+    if dep is None:
+        return None
+    for sub in re.split(r",\s*", dep) if dep else []:
+        state.deps[sub] = ""  # shlibs dependencies carry no minimum of their own
+    state.libraries.append(LibraryDep(soname=soname, path=vpath, package=pkg, source="shlibs"))
+    return True
+
+
+def _use_symbol(
+    state: _State, sym: DynSymbol, needed: Sequence[str], objects: Mapping[str, _SymObject]
+) -> None:
+    for soname in needed:
+        obj = objects.get(soname)
+        hit = obj.syms.get(sym.key) if obj is not None else None
+        if obj is not None and hit is not None and not hit[2]:
+            minver, dep_id, _ = hit
+            if dep_id < len(obj.deps):
+                _update(state.deps, obj.deps[dep_id], minver)
+            return
+
+
+def _update(deps: dict[str, str], template: str, minver: str, *, existing_only: bool = False) -> None:
+    """update_dependency_version(): keep the strongest minimum per dependency template."""
+    for sub in [s for s in re.split(r"\s*,\s*", template) if s] or [template]:
+        if sub in deps:
+            if deps[sub] == "" or (minver != "" and compare_versions(minver, deps[sub]) > 0):
+                deps[sub] = minver
+        elif not existing_only:
+            deps[sub] = minver
+
+
+# --- output, as Dpkg::Deps parses, sorts and prints ----------------------------------------------
+
+_SIMPLE = re.compile(
+    r"^\s*([a-zA-Z0-9][a-zA-Z0-9+.-]*)(?::([a-zA-Z0-9][a-zA-Z0-9-]*))?"
+    r"(?:\s*\(\s*(<<|<=|=|>=|>>|[<>])\s*([^)\s]+)\s*\))?\s*$"
+)
+_REL_ORDER = {None: 0, ">=": 1, ">>": 2, "=": 3, "<<": 4, "<=": 5}
+_Simple = tuple[str, str | None, str | None, str | None]  # package, arch qualifier, relation, version
+
+
+def _parse_simple(text: str) -> _Simple:
+    m = _SIMPLE.match(text)
+    if m is None:
+        raise ElfError(f"invalid dependency got generated: {text}")
+    rel = {"<": "<=", ">": ">="}.get(m.group(3) or "", m.group(3))
+    return m.group(1), m.group(2), rel, m.group(4)
+
+
+def _render(s: _Simple) -> str:
+    pkg, arch, rel, ver = s
+    return pkg + (f":{arch}" if arch else "") + (f" ({rel} {ver})" if rel else "")
+
+
+def _sort_key(alternatives: list[_Simple]) -> list[tuple[str, int, str]]:
+    return [(p, _REL_ORDER[r], v or "") for p, _a, r, v in alternatives]
+
+
+def _format(deps: Mapping[str, str]) -> str:
+    """Substitute #MINVER#, then parse, sort and print the list as dpkg-shlibdeps does."""
+    items = []
+    for template, minver in deps.items():
+        # Perl truthiness: a version of "0" (or none) leaves the dependency unversioned.
+        versioned = re.match(r"^(\d+:)?\d", minver) is not None and minver != "0"
+        text = template.replace("#MINVER#", f"(>= {minver})" if versioned else "")
+        items.append(re.sub(r"\s+", " ", text))
+    line = ", ".join(items).strip()
+    if not line:
+        return ""
+    parsed = [
+        [_parse_simple(alt) for alt in re.split(r"\s*\|\s*", part)] for part in re.split(r"\s*,\s*", line)
+    ]
+    parsed.sort(key=_sort_key)
+    return ", ".join(" | ".join(_render(s) for s in alts) for alts in parsed)
