@@ -1,0 +1,259 @@
+"""The command line: options → Target/Cache/Reporter → one stage call → render. Only this module exits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from debforge.cache import default_cache_dir
+from debforge.cli.options import (
+    Json,
+    TargetOptions,
+    print_json,
+    reporter,
+    state,
+    stdout,
+    version_option,
+    with_target,
+)
+from debforge.cli.repo import repo_app
+from debforge.errors import DebforgeError, UsageError
+
+if TYPE_CHECKING:
+    from debforge.archive.index import PackageIndex
+
+app = typer.Typer(
+    name="debforge",
+    help="Build Debian packages for other Debian releases and architectures from an x86_64 machine.",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(repo_app, name="repo")
+_KILO = 1000
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More progress detail.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=version_option, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """debforge: Debian packages for Debian releases and architectures, built from any x86_64 machine."""
+    del version
+    state.update(debug=debug, verbose=verbose, quiet=quiet)
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+
+
+def _load_index(opts: TargetOptions, *, refresh: bool = False) -> PackageIndex:
+    target, cache = opts.target(), opts.cache()  # validate the inputs before any work
+    from debforge.archive import fetch_index
+
+    return fetch_index(target, cache, reporter(), ttl=opts.ttl, offline=opts.offline, refresh=refresh)
+
+
+@app.command()
+@with_target
+def update(*, opts: TargetOptions) -> None:
+    """Refresh the target's package indexes now (verified against the archive's signature)."""
+    index = _load_index(opts, refresh=True)
+    count = sum(1 for _ in index.names())
+    reporter().info(f"{count} packages in {opts.dist}/{opts.arch}")
+    typer.echo(f"{opts.dist} {opts.arch}: {count} packages indexed", err=True)
+
+
+@app.command()
+@with_target
+def show(
+    package: Annotated[str, typer.Argument(help="Package name.")],
+    json_out: Json = False,
+    *,
+    opts: TargetOptions,
+) -> None:
+    """Print the candidate record of PACKAGE (what apt would install), like `apt-cache show`."""
+    index = _load_index(opts)
+    record = index.candidate(package)
+    if record is None:
+        from debforge.resolve import unknown_package
+
+        raise unknown_package(index, package)
+    doc = record.to_json()
+    if json_out:
+        print_json(doc)
+        return
+    table = Table(show_header=False, box=None)
+    for key_, value in doc.items():
+        if value not in ("", None):
+            table.add_row(f"[bold]{key_}[/]", str(value))
+    stdout().print(table)
+
+
+@app.command()
+@with_target
+def resolve(
+    packages: Annotated[list[str], typer.Argument(help="Packages: NAME, NAME=VERSION or NAME:ARCH.")],
+    with_essential: Annotated[
+        bool, typer.Option("--with-essential", help="Add the Essential and Priority: required set.")
+    ] = False,
+    json_out: Json = False,
+    *,
+    opts: TargetOptions,
+) -> None:
+    """Resolve PACKAGES to the exact set apt would install into an empty system."""
+    from debforge.resolve import resolve_closure
+
+    closure = resolve_closure(_load_index(opts), packages, with_essential=with_essential)
+    if json_out:
+        print_json(closure.to_json())
+        return
+    table = Table("package", "version", "arch", "size")
+    for record in closure.packages:
+        table.add_row(record.name, record.version, record.arch, _size(record.size))
+    stdout().print(table)
+    stdout().print(f"{len(closure.packages)} packages, {_size(closure.download_size)} to download")
+
+
+@app.command()
+@with_target
+def doctor(json_out: Json = False, *, opts: TargetOptions) -> None:
+    """Check Docker, binfmt/QEMU, keyring and cache; each problem says what to run to fix it."""
+    from debforge.doctor import check_environment
+
+    checks = check_environment(opts.target(), opts.cache_dir or default_cache_dir())
+    if json_out:
+        print_json([c.to_json() for c in checks])
+    else:
+        table = Table("", "check", "detail")
+        for c in checks:
+            table.add_row("[green]ok[/]" if c.ok else "[red]FAIL[/]", c.name, c.detail if c.ok else c.fix)
+        stdout().print(table)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
+
+
+@app.command("inspect")
+def inspect_elf(
+    files: Annotated[list[Path], typer.Argument(help="ELF files to read.")],
+    json_out: Json = False,
+) -> None:
+    """Print ELF facts: Debian arch, interpreter, NEEDED, SONAME, RPATH/RUNPATH, symbol versions."""
+    from debforge.elf import read_elf
+
+    infos = [read_elf(f).to_json() for f in files]
+    if json_out:
+        print_json(infos if len(infos) > 1 else infos[0])
+        return
+    for info in infos:
+        table = Table(show_header=False, box=None, title=str(info["path"]), title_justify="left")
+        for key_, value in info.items():
+            if key_ != "path" and value not in (None, "", [], {}):
+                table.add_row(
+                    f"[bold]{key_}[/]", json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+                )
+        stdout().print(table)
+
+
+@app.command("patch-elf")
+@with_target
+def patch_elf_command(
+    file: Annotated[Path, typer.Argument(help="ELF file to repair.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of in place.")
+    ] = None,
+    sysroot: Annotated[
+        Path | None, typer.Option("--sysroot", help="Target tree whose libraries the version guard reads.")
+    ] = None,
+    *,
+    opts: TargetOptions,
+) -> None:
+    """Point FILE at the target's FHS loader and drop non-FHS RPATH/RUNPATH entries (e.g. /nix/store)."""
+    from debforge.cache import atomic_write_bytes
+    from debforge.elf import check_symbol_versions, patch_elf, read_elf
+
+    target = opts.target()
+    if sysroot is not None:
+        check_symbol_versions([read_elf(file)], sysroot, target)
+    data = patch_elf(file, interpreter=target.ld_so)
+    dest = output or file
+    atomic_write_bytes(dest, data)
+    dest.chmod(file.stat().st_mode & 0o7777)
+    stdout().print(f"{dest}: interpreter {target.ld_so}")
+
+
+@app.command()
+@with_target
+def deps(
+    files: Annotated[list[Path], typer.Argument(help="ELF files shipped in one package.")],
+    sysroot: Annotated[
+        Path | None,
+        typer.Option("--sysroot", help="Target tree with a dpkg database (default: built from the archive)."),
+    ] = None,
+    json_out: Json = False,
+    *,
+    opts: TargetOptions,
+) -> None:
+    """Print the shlibs Depends value dpkg-shlibdeps would compute for FILES, alone on one line."""
+    from debforge.shlibdeps import resolve_depends
+
+    target = opts.target()
+    if sysroot is None:
+        from debforge.pipeline import sysroot_for_files
+
+        sysroot = sysroot_for_files(files, target, opts.cache(), reporter(), offline=opts.offline).path
+    result = resolve_depends(files, sysroot, target=target)
+    if json_out:
+        print_json(result.to_json())
+    else:
+        sys.stdout.write(result.depends + "\n")
+
+
+def _size(n: int) -> str:
+    """Bytes in SI units, as apt prints download sizes."""
+    value = float(n)
+    for unit in ("B", "kB", "MB"):
+        if value < _KILO:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= _KILO
+    return f"{value:.1f} GB"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the app, turn errors into one sentence and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("DEBFORGE_DEBUG") == "1"
+    try:
+        app(args=args, prog_name="debforge")
+    except DebforgeError as exc:
+        if debug:
+            raise
+        err = Console(stderr=True, highlight=False)
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        if exc.hint:
+            err.print(f"[bold]hint:[/] {exc.hint}")
+        sys.exit(2 if isinstance(exc, UsageError) else 1)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("[bold red]error:[/] interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        Console(stderr=True).print(
+            f"[bold red]error:[/] internal error: {type(exc).__name__}: {exc}\n"
+            "[bold]hint:[/] run again with --debug for the traceback, and please report it"
+        )
+        sys.exit(1)

@@ -1,0 +1,167 @@
+"""Options every command shares, declared once, and the small rendering helpers."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, get_type_hints
+
+import typer
+from rich.console import Console
+
+from debforge import __version__
+from debforge.cache import Cache, default_cache_dir
+from debforge.dists import DEFAULT_MIRROR, Target, make_target, supported_arches, supported_dists
+from debforge.report import NullReporter, Reporter, RichReporter
+
+_TARGET = "Target"
+Dist = Annotated[
+    str,
+    typer.Option(
+        "--dist",
+        envvar="DEBFORGE_DIST",
+        rich_help_panel=_TARGET,
+        help=f"Debian release to build for: {', '.join(supported_dists())}.",
+    ),
+]
+Arch = Annotated[
+    str,
+    typer.Option(
+        "--arch",
+        envvar="DEBFORGE_ARCH",
+        rich_help_panel=_TARGET,
+        help=f"Debian architecture: {', '.join(supported_arches())}.",
+    ),
+]
+Mirror = Annotated[
+    str,
+    typer.Option("--mirror", envvar="DEBFORGE_MIRROR", rich_help_panel=_TARGET, help="Debian mirror URL."),
+]
+SecurityMirror = Annotated[
+    str | None,
+    typer.Option(
+        "--security-mirror",
+        rich_help_panel=_TARGET,
+        help="Mirror of debian-security (default: the --mirror URL with '-security' appended).",
+    ),
+]
+Keyring = Annotated[
+    Path | None,
+    typer.Option(
+        "--keyring",
+        rich_help_panel=_TARGET,
+        help="OpenPGP keyring that signs the archive (default: debian-archive-keyring).",
+    ),
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        rich_help_panel=_TARGET,
+        help="Cache directory (default: $DEBFORGE_CACHE or ~/.cache/debforge).",
+    ),
+]
+Offline = Annotated[
+    bool, typer.Option("--offline", rich_help_panel=_TARGET, help="Never touch the network; use the cache.")
+]
+Ttl = Annotated[
+    float, typer.Option("--ttl", rich_help_panel=_TARGET, help="Seconds cached indexes count as fresh.")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetOptions:
+    """The options every command shares, gathered once."""
+
+    dist: str
+    arch: str
+    mirror: str
+    security_mirror: str | None
+    keyring: Path | None
+    cache_dir: Path | None
+    offline: bool
+    ttl: float
+
+    def target(self) -> Target:
+        """The Target these options name."""
+        security = self.security_mirror
+        if security is None:
+            security = (
+                "http://deb.debian.org/debian-security"
+                if self.mirror == DEFAULT_MIRROR
+                else self.mirror.rstrip("/") + "-security"
+            )
+        return make_target(
+            self.dist, self.arch, mirror=self.mirror, security_mirror=security, keyring=self.keyring
+        )
+
+    def cache(self) -> Cache:
+        """The cache directory, created."""
+        return Cache(self.cache_dir or default_cache_dir()).ensure()
+
+
+state: dict[str, bool] = {}  # set by the root callback; read by main() and _reporter()
+
+
+def version_option(value: bool) -> None:
+    if value:
+        typer.echo(f"debforge {__version__}")
+        raise typer.Exit
+
+
+def reporter() -> Reporter:
+    if state.get("quiet"):
+        return NullReporter()
+    return RichReporter(verbose=state.get("verbose", False))
+
+
+def stdout() -> Console:
+    return Console(soft_wrap=True)
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+# The shared options, declared once: `with_target` adds them to a command's signature and hands the
+# command one TargetOptions instead of eight parameters.
+_TARGET_PARAMS = (
+    ("dist", Dist, "bookworm"),
+    ("arch", Arch, "arm64"),
+    ("mirror", Mirror, DEFAULT_MIRROR),
+    ("security_mirror", SecurityMirror, None),
+    ("keyring", Keyring, None),
+    ("cache_dir", CacheDir, None),
+    ("offline", Offline, False),
+    ("ttl", Ttl, 3600.0),
+)
+
+
+def with_target(func: Callable[..., None]) -> Callable[..., None]:
+    own = [p for p in inspect.signature(func).parameters.values() if p.name != "opts"]
+    hints = {
+        k: v for k, v in get_type_hints(func, include_extras=True).items() if k not in ("opts", "return")
+    }
+    extra = [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+        for n, a, d in _TARGET_PARAMS
+    ]
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> None:
+        values = {name: kwargs.pop(name) for name, _, _ in _TARGET_PARAMS}
+        func(*args, opts=TargetOptions(**values), **kwargs)
+
+    own_hints = {p.name: hints[p.name] for p in own}
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by typer via inspect
+        [p.replace(annotation=own_hints[p.name]) for p in own] + extra
+    )
+    command.__annotations__ = {**own_hints, **{n: a for n, a, _ in _TARGET_PARAMS}}
+    del command.__wrapped__  # typer must see the new signature, not the wrapped one
+    return command
