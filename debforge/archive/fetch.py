@@ -1,0 +1,313 @@
+"""fetch_index: signed InRelease per suite → verified Packages files → compact PackageIndex.
+
+Freshness rule: a suite's InRelease is reused without any network while it was checked less than
+`ttl` seconds ago and its Valid-Until has not passed. Past that, debforge asks the mirror again
+with a conditional request (If-None-Match / If-Modified-Since). An expired Release is never used:
+it is an error, as in apt. `offline` never touches the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gzip
+import hashlib
+import json
+import lzma
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from debforge.archive.compact import FORMAT, PackagesFile, load_compact, write_compact
+from debforge.archive.http import DEFAULT_RETRY, Fetched, RetryPolicy, fetch, make_session
+from debforge.archive.index import Origin, PackageIndex
+from debforge.cache import Cache, atomic_write_bytes, key
+from debforge.dists import Suite, Target
+from debforge.errors import ArchiveError, FetchError, OfflineError, SignatureError
+
+if TYPE_CHECKING:
+    import requests
+
+    from debforge.archive.release import FileEntry, Release
+    from debforge.report import Reporter
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuiteState:
+    """What the cache knows about one suite's InRelease (stored as JSON in the cache's state/)."""
+
+    url: str
+    inrelease: str  # sha256 of the InRelease file as served (a blob)
+    release: str  # sha256 of the verified, signed Release text gpgv returned (a blob)
+    checked: float  # when the mirror was last asked (seconds since the epoch)
+    valid_until: float | None
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def expired(self, now: float) -> bool:
+        """True when the Release's Valid-Until has passed."""
+        return self.valid_until is not None and self.valid_until < now
+
+
+class Net:
+    """A lazily opened HTTP session: warm runs never import requests or open a socket."""
+
+    def __init__(self, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+        self.retry = retry
+        self._session: requests.Session | None = None
+
+    def get(self, url: str, dest: Path, **kwargs: object) -> Fetched:
+        """fetch() through the shared session, with this policy's retries."""
+        if self._session is None:
+            self._session = make_session()
+        return fetch(self._session, url, dest, retry=self.retry, **kwargs)  # type: ignore[arg-type]  # fetch's keywords
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        if self._session is not None:
+            self._session.close()
+
+
+@contextlib.contextmanager
+def open_net(retry: RetryPolicy) -> Iterator[Net]:
+    """A Net that is closed afterwards."""
+    net = Net(retry)
+    try:
+        yield net
+    finally:
+        net.close()
+
+
+def fetch_index(
+    target: Target,
+    cache: Cache,
+    reporter: Reporter,
+    *,
+    ttl: float = 3600,
+    offline: bool = False,
+    refresh: bool = False,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> PackageIndex:
+    """The verified PackageIndex of every suite of `target`, from the cache when fresh."""
+    cache.ensure()
+    with cache.lock("archive"), open_net(retry) as net:
+        states = [
+            suite_state(
+                suite, target.keyring, cache, reporter, net, ttl=ttl, offline=offline, refresh=refresh
+            )
+            for suite in target.suites
+        ]
+        sources = [
+            (s.mirror, s.name, s.components, st.release) for s, st in zip(target.suites, states, strict=True)
+        ]
+        release_key = key({"format": FORMAT, "arch": target.arch, "sources": sources})
+        tree = cache.tree(f"index-{release_key}")
+        index = load_compact(tree, dist=target.dist, arch=target.arch, release_key=release_key)
+        if index is not None:
+            return index
+        shutil.rmtree(tree, ignore_errors=True)  # unreadable (older format): rebuild it
+        files = list(_packages_files(target, states, cache, reporter, net, offline=offline))
+        with reporter.step(f"Indexing {target.dist}/{target.arch}"):
+            cache.build_tree(tree.name, lambda work: write_compact(work, files))
+        found = load_compact(tree, dist=target.dist, arch=target.arch, release_key=release_key)
+    if found is None:
+        raise ArchiveError(f"the package index in {tree} cannot be read", hint="delete it and run again")
+    return found
+
+
+def release_of(state: SuiteState, cache: Cache) -> Release:
+    """The parsed, verified Release text of a suite state (from the blob cache)."""
+    from debforge.archive.release import parse_release  # noqa: PLC0415 - only cold runs parse Releases
+
+    return parse_release(cache.blob(state.release).read_text(encoding="utf-8"))
+
+
+def _state_path(cache: Cache, url: str) -> Path:
+    return cache.state(f"inrelease-{hashlib.sha256(url.encode()).hexdigest()[:32]}.json")
+
+
+def _load_state(cache: Cache, url: str) -> SuiteState | None:
+    try:
+        state = SuiteState(**json.loads(_state_path(cache, url).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return state if cache.has_blob(state.release) and cache.has_blob(state.inrelease) else None
+
+
+def _save_state(cache: Cache, state: SuiteState) -> None:
+    atomic_write_bytes(_state_path(cache, state.url), json.dumps(asdict(state)).encode())
+
+
+def suite_state(
+    suite: Suite,
+    keyring: Path,
+    cache: Cache,
+    reporter: Reporter,
+    net: Net,
+    *,
+    ttl: float,
+    offline: bool,
+    refresh: bool,
+) -> SuiteState:
+    """The verified InRelease state of `suite`, refreshed from the mirror when the freshness rule says so."""
+    url = f"{suite.base_url}/InRelease"
+    what = f"{suite.name} InRelease from {suite.mirror}"
+    state = _load_state(cache, url)
+    now = time.time()
+    if offline:
+        if state is None:
+            raise OfflineError(
+                f"{what} is not in the cache and --offline forbids downloading it",
+                hint="run `debforge update` once without --offline",
+            )
+        _reject_expired(state, what, now)
+        return state
+    if state is not None and not refresh and now - state.checked < ttl and not state.expired(now):
+        return state
+    try:
+        with reporter.step(f"Checking {suite.name}"):
+            return _refresh_state(
+                suite.name, url, what=what, state=state, keyring=keyring, cache=cache, net=net, now=now
+            )
+    except FetchError as exc:
+        # The mirror is unreachable: a cached index within its Valid-Until stays usable (with a
+        # warning), except on an explicit refresh (`debforge update`), which must report it.
+        if state is None or refresh or state.expired(now):
+            raise
+        reporter.warning(f"{exc}; using the cached index checked {_age(now - state.checked)} ago")
+        return state
+
+
+def _age(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"  # noqa: PLR2004 - an hour
+
+
+def _reject_expired(state: SuiteState, what: str, now: float) -> None:
+    if state.expired(now):
+        until = dt.datetime.fromtimestamp(state.valid_until or 0, dt.UTC)
+        raise SignatureError(
+            f"{what} expired on {until:%Y-%m-%d %H:%M} UTC (Valid-Until)",
+            hint="run `debforge update` online; if that fails too the mirror is stale: use another --mirror",
+        )
+
+
+def _refresh_state(
+    suite: str,
+    url: str,
+    *,
+    what: str,
+    state: SuiteState | None,
+    keyring: Path,
+    cache: Cache,
+    net: Net,
+    now: float,
+) -> SuiteState:
+    headers: dict[str, str] = {}
+    if state is not None and state.etag:
+        headers["If-None-Match"] = state.etag
+    if state is not None and state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    tmp = cache.root / "tmp" / f"InRelease-{uuid.uuid4().hex}"
+    try:
+        got = net.get(url, tmp, headers=headers)
+        if got.not_modified and state is not None:
+            state = replace(state, checked=now)
+            _reject_expired(state, what, now)
+            _save_state(cache, state)
+            return state
+        return _adopt_inrelease(
+            suite, url, what=what, path=tmp, got=got, keyring=keyring, cache=cache, now=now
+        )
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _adopt_inrelease(
+    suite: str, url: str, *, what: str, path: Path, got: Fetched, keyring: Path, cache: Cache, now: float
+) -> SuiteState:
+    # Imported here: gpgv (run.py, subprocess) is only needed when an InRelease really changed.
+    from debforge.archive.release import check_valid_until, parse_release, verify_inrelease  # noqa: PLC0415
+
+    text = verify_inrelease(path, keyring, what=what)
+    release = parse_release(text)
+    check_valid_until(release, what=what)
+    if suite not in (release.suite, release.codename):
+        # apt warns on this; a signed Release of another suite is a replay, so refuse it.
+        raise SignatureError(f"{what} is signed but describes suite {release.suite or release.codename!r}")
+    text_sha = hashlib.sha256(text.encode()).hexdigest()
+    atomic_write_bytes(cache.blob(text_sha), text.encode())
+    cache.put_blob(got.sha256, path)
+    state = SuiteState(
+        url=url, inrelease=got.sha256, release=text_sha, checked=now,
+        valid_until=release.valid_until.timestamp() if release.valid_until else None,
+        etag=got.etag, last_modified=got.last_modified,
+    )  # fmt: skip
+    _save_state(cache, state)
+    return state
+
+
+def index_entry(release: Release, component: str, name: str) -> FileEntry | None:
+    """The best compressed form the Release lists of `<component>/<name>` (xz, then gz, then plain)."""
+    return release.entry(f"{component}/{name}.xz", f"{component}/{name}.gz", f"{component}/{name}")
+
+
+def download_index_file(
+    suite: Suite,
+    release: Release,
+    entry: FileEntry,
+    *,
+    cache: Cache,
+    reporter: Reporter,
+    net: Net,
+    offline: bool,
+) -> Path:
+    """The verified blob of one index file the Release lists, downloaded if missing (by-hash first)."""
+    blob = cache.blob(entry.sha256)
+    if blob.is_file():
+        return blob
+    url = f"{suite.base_url}/{entry.path}"
+    if offline:
+        raise OfflineError(f"{url} is not in the cache and --offline forbids downloading it",
+                           hint="run `debforge update` once without --offline")  # fmt: skip
+    with reporter.progress(f"{suite.name} {entry.path}", entry.size) as bar:
+        if release.acquire_by_hash:
+            # by-hash paths never change content, so a mirror sync cannot hand us a mismatched file.
+            folder = entry.path.rpartition("/")[0]
+            by_hash = f"{suite.base_url}/{folder}/by-hash/SHA256/{entry.sha256}"
+            with contextlib.suppress(FetchError):  # apt falls back to the plain path too
+                net.get(by_hash, blob, sha256=entry.sha256, size=entry.size, progress=bar.advance)
+                return blob
+        net.get(url, blob, sha256=entry.sha256, size=entry.size, progress=bar.advance)
+    return blob
+
+
+def decompress(path: Path) -> bytes:
+    """The content of an index file, by its Release name's suffix (xz, gz or plain)."""
+    data = path.read_bytes()
+    if data[:6] == b"\xfd7zXZ\x00":
+        return lzma.decompress(data)
+    if data[:2] == b"\x1f\x8b":
+        return gzip.decompress(data)
+    return data
+
+
+def _packages_files(
+    target: Target, states: list[SuiteState], cache: Cache, reporter: Reporter, net: Net, *, offline: bool
+) -> Iterator[PackagesFile]:
+    for rank, (suite, state) in enumerate(zip(target.suites, states, strict=True)):
+        release = release_of(state, cache)
+        for component in suite.components:
+            entry = index_entry(release, component, f"binary-{target.arch}/Packages")
+            if entry is None:
+                raise ArchiveError(
+                    f"{suite.name} on {suite.mirror} lists no Packages index for {component}/{target.arch}"
+                )
+            blob = download_index_file(
+                suite, release, entry, cache=cache, reporter=reporter, net=net, offline=offline
+            )
+            origin = Origin(suite=suite.name, suite_rank=rank, component=component, mirror=suite.mirror)
+            yield PackagesFile(origin=origin, data=decompress(blob))

@@ -1,0 +1,105 @@
+"""InRelease: verify the OpenPGP signature with gpgv, then parse the signed Release text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from debforge.errors import CommandError, SignatureError
+from debforge.run import run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileEntry:
+    """One index file the Release lists: path under dists/<suite>/, size, SHA256."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Release:
+    """The signed fields of a Release file that debforge relies on."""
+
+    suite: str
+    codename: str
+    date: dt.datetime | None
+    valid_until: dt.datetime | None
+    acquire_by_hash: bool
+    files: dict[str, FileEntry] = field(repr=False)
+
+    def entry(self, *paths: str) -> FileEntry | None:
+        """The first of `paths` the Release lists (e.g. Packages.xz, then Packages.gz)."""
+        return next((self.files[p] for p in paths if p in self.files), None)
+
+
+def parse_date(text: str) -> dt.datetime | None:
+    """An RFC 1123 date as the archive writes it (`Sat, 07 Oct 2023 09:52:34 UTC`), in UTC.
+
+    >>> parse_date("Sat, 07 Oct 2023 09:52:34 UTC").isoformat()
+    '2023-10-07T09:52:34+00:00'
+    """
+    try:
+        parsed = email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError):
+        return None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+def parse_release(text: str) -> Release:
+    """Parse the (already verified) text of a Release file."""
+    fields: dict[str, str] = {}
+    files: dict[str, FileEntry] = {}
+    current = ""
+    for line in text.splitlines():
+        if line[:1] in (" ", "\t"):
+            # Continuation lines of SHA256 are ` <sha256> <size> <path>` (apt reads only SHA256+).
+            parts = line.split()
+            if current == "SHA256" and len(parts) == 3:  # noqa: PLR2004 - sha, size, path
+                files[parts[2]] = FileEntry(path=parts[2], size=int(parts[1]), sha256=parts[0])
+            continue
+        current, _, value = line.partition(":")
+        fields[current] = value.strip()
+    valid_until = fields.get("Valid-Until")
+    return Release(
+        suite=fields.get("Suite", ""), codename=fields.get("Codename", ""),
+        date=parse_date(fields["Date"]) if "Date" in fields else None,
+        valid_until=parse_date(valid_until) if valid_until else None,
+        acquire_by_hash=fields.get("Acquire-By-Hash", "no").lower() == "yes", files=files,
+    )  # fmt: skip
+
+
+def verify_inrelease(inrelease: Path, keyring: Path, *, what: str) -> str:
+    """Check the signature of an InRelease file with gpgv and return only the signed text.
+
+    Using gpgv's own output (not the file) guarantees nothing outside the signature is parsed.
+    """
+    if not keyring.is_file():
+        raise SignatureError(
+            f"the archive keyring {keyring} does not exist, so {what} cannot be verified",
+            hint="apt install debian-archive-keyring, or pass --keyring PATH",
+        )
+    with tempfile.TemporaryDirectory(prefix="debforge-gpgv-") as tmp:
+        out = Path(tmp) / "Release"
+        try:
+            run(["gpgv", "--keyring", keyring, "--output", out, inrelease], check=True, timeout=120)
+        except CommandError as exc:
+            raise SignatureError(
+                f"the signature of {what} does not verify against {keyring}",
+                hint="the file is unsigned, tampered with or signed by another key; check --keyring/--mirror",
+            ) from exc
+        return out.read_text(encoding="utf-8", errors="replace")
+
+
+def check_valid_until(release: Release, *, what: str, now: dt.datetime | None = None) -> None:
+    """Reject a Release whose Valid-Until has passed (apt does the same: replay protection)."""
+    now = now or dt.datetime.now(dt.UTC)
+    if release.valid_until is not None and release.valid_until < now:
+        raise SignatureError(
+            f"{what} expired on {release.valid_until:%Y-%m-%d %H:%M} UTC (Valid-Until)",
+            hint="the mirror is stale or replaying old data; run `debforge update` or use another --mirror",
+        )

@@ -1,0 +1,121 @@
+"""debforge.archive.http against a local server: verification, retries, atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from debforge.archive.http import Fetched, RetryPolicy, fetch, make_session
+from debforge.errors import FetchError, HashMismatchError
+from tests.helpers.aptrepo import Fault, Server, serve
+
+FAST = RetryPolicy(attempts=3, backoff=0.01, timeout=5)
+DATA = bytes(range(256)) * 4096  # 1 MiB: several chunks
+SHA = hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "file.bin").write_bytes(DATA)
+    return tmp_path / "www"
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with make_session() as made:
+        yield made
+
+
+def leftovers(directory: Path) -> list[Path]:
+    return [p for p in directory.rglob("*") if p.is_file()]
+
+
+def get(server: Server, session: requests.Session, dest: Path, **kwargs: object) -> Fetched:
+    return fetch(session, f"{server.url}/file.bin", dest, retry=FAST, **kwargs)  # type: ignore[arg-type]
+
+
+def test_download_is_verified_and_reports_etag_and_progress(
+    root: Path, tmp_path: Path, session: requests.Session
+) -> None:
+    seen: list[int] = []
+    with serve(root) as server:
+        got = get(server, session, tmp_path / "out" / "f", sha256=SHA, size=len(DATA), progress=seen.append)
+    assert (tmp_path / "out" / "f").read_bytes() == DATA
+    assert (got.sha256, got.size, got.not_modified) == (SHA, len(DATA), False)
+    assert got.last_modified
+    assert sum(seen) == len(DATA)
+    assert leftovers(tmp_path / "out") == [tmp_path / "out" / "f"]
+
+
+def test_conditional_request_gets_304(root: Path, tmp_path: Path, session: requests.Session) -> None:
+    with serve(root) as server:
+        first = get(server, session, tmp_path / "out" / "f")
+        again = get(server, session, tmp_path / "g", headers={"If-Modified-Since": first.last_modified or ""})
+    assert again.not_modified
+    assert not (tmp_path / "g").exists()
+
+
+@pytest.mark.parametrize("kind", ["reset", "500", "truncate"])
+def test_transient_faults_are_retried(
+    kind: str, root: Path, tmp_path: Path, session: requests.Session
+) -> None:
+    with serve(root, [Fault("file.bin", kind, times=2)]) as server:  # type: ignore[arg-type]
+        get(server, session, tmp_path / "out" / "f", sha256=SHA, size=len(DATA))
+        assert len(server.paths()) == 3
+    assert (tmp_path / "out" / "f").read_bytes() == DATA
+
+
+def test_persistent_faults_give_up_with_a_clear_error(
+    root: Path, tmp_path: Path, session: requests.Session
+) -> None:
+    with serve(root, [Fault("file.bin", "500", times=-1)]) as server:
+        with pytest.raises(FetchError, match=r"500 .*gave up after 3 attempts"):
+            get(server, session, tmp_path / "out" / "f")
+        assert len(server.paths()) == 3
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_404_is_not_retried(root: Path, tmp_path: Path, session: requests.Session) -> None:
+    with serve(root) as server:
+        with pytest.raises(FetchError, match="404"):
+            fetch(session, f"{server.url}/nope", tmp_path / "out" / "f", retry=FAST)
+        assert len(server.paths()) == 1
+
+
+def test_hash_mismatch_leaves_nothing(root: Path, tmp_path: Path, session: requests.Session) -> None:
+    with (
+        serve(root, [Fault("file.bin", "corrupt")]) as server,
+        pytest.raises(HashMismatchError, match="signed Release lists"),
+    ):
+        get(server, session, tmp_path / "out" / "f", sha256=SHA, size=len(DATA))
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_oversized_body_is_rejected(root: Path, tmp_path: Path, session: requests.Session) -> None:
+    with serve(root) as server, pytest.raises(HashMismatchError, match="larger than"):
+        get(server, session, tmp_path / "out" / "f", size=10)
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_interrupted_download_leaves_no_partial_file(
+    root: Path, tmp_path: Path, session: requests.Session
+) -> None:
+    class Killed(Exception):
+        pass
+
+    def die(_: int) -> None:
+        raise Killed  # as if the process were interrupted mid-stream
+
+    with serve(root) as server, pytest.raises(Killed):
+        get(server, session, tmp_path / "out" / "f", sha256=SHA, progress=die)
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_retry_delays_grow_and_are_capped() -> None:
+    policy = RetryPolicy(backoff=0.5, max_delay=1.5)
+    assert [policy.delay(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 1.5, 1.5]

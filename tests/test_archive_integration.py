@@ -1,0 +1,225 @@
+"""fetch_index / download_packages / fetch_contents against a real signed local apt repository."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from debforge.archive import RetryPolicy, download_packages, fetch_contents, fetch_index
+from debforge.archive.index import PackageIndex
+from debforge.cache import Cache
+from debforge.errors import FetchError, HashMismatchError, OfflineError, SignatureError
+from debforge.report import NullReporter
+from debforge.run import run
+from tests.conftest import require_tool
+from tests.helpers.aptrepo import Fault, GpgKey, Repo, Server, build_repo, make_key, serve
+
+pytestmark = pytest.mark.integration
+FAST = RetryPolicy(attempts=3, backoff=0.01, timeout=5)
+LIB = "usr/lib/aarch64-linux-gnu/libfoo.so.1"
+PACKAGES: list[dict[str, Any]] = [
+    {"Package": "libfoo1", "Version": "1.0-1", "Multi-Arch": "same", "Depends": "libc6 (>= 2.34)",
+     "files": {LIB: b"\x7fELF old"}},
+    {"Package": "libfoo1", "Version": "1.0-1+deb12u1", "Multi-Arch": "same", "Depends": "libc6 (>= 2.34)",
+     "suite": "bookworm-security", "files": {LIB: b"\x7fELF new"}},
+    {"Package": "libc6", "Version": "2.36-9", "Provides": "libc-dev-bin (= 2.36)"},
+    {"Package": "tool", "Version": "2:1.0", "Architecture": "all", "Depends": "libfoo1 | libbar1",
+     "suite": "bookworm-updates"},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GpgKey]:
+    require_tool("gpg")
+    require_tool("gpgv")
+    require_tool("dpkg-deb")
+    made = make_key(tmp_path_factory.mktemp("key"))
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def repo(key: GpgKey, tmp_path_factory: pytest.TempPathFactory) -> Repo:
+    return build_repo(tmp_path_factory.mktemp("repo"), PACKAGES, key=key)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Cache:
+    return Cache(tmp_path / "cache").ensure()
+
+
+def index_of(repo: Repo, server: Server, cache: Cache, **kwargs: object) -> PackageIndex:
+    return fetch_index(repo.target(server.url), cache, NullReporter(), retry=FAST, **kwargs)  # type: ignore[arg-type]
+
+
+def assert_consistent(cache: Cache) -> None:
+    """Every blob matches its name and nothing half-written is left anywhere."""
+    for blob in (cache.root / "blobs").rglob("*"):
+        if blob.is_file():
+            assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name, blob
+    assert [p for p in cache.root.rglob("*") if p.name.endswith(".part")] == []
+    assert list((cache.root / "tmp").iterdir()) == []
+
+
+def test_cold_then_warm(repo: Repo, cache: Cache) -> None:
+    with serve(repo.root) as server:
+        index = index_of(repo, server, cache)
+        cold = server.paths()
+        warm = index_of(repo, server, cache)
+        assert server.paths() == cold  # warm: no network at all
+    assert sum(p.endswith("/InRelease") for p in cold) == 3
+    assert all("/by-hash/SHA256/" in p for p in cold if "Packages" in p)  # Acquire-By-Hash: yes
+    lib = warm.candidate("libfoo1")
+    assert lib is not None
+    assert (lib.version, lib.suite, lib.suite_rank) == ("1.0-1+deb12u1", "bookworm-security", 2)
+    deb = repo.debs["libfoo1_1.0-1+deb12u1_arm64"]
+    assert lib.sha256 == hashlib.sha256(deb.read_bytes()).hexdigest()
+    assert lib.url == f"{server.url}/debian-security/{lib.filename}"
+    assert [r.version for r in warm.versions("libfoo1")] == ["1.0-1+deb12u1", "1.0-1"]
+    assert [r.name for r in warm.provided_by("libc-dev-bin")] == ["libc6"]
+    tool = warm.candidate("tool")
+    assert tool is not None
+    assert (tool.arch, tool.suite) == ("all", "bookworm-updates")
+    assert index.release_key == warm.release_key
+    assert_consistent(cache)
+
+
+def test_stale_ttl_uses_conditional_requests(repo: Repo, cache: Cache) -> None:
+    with serve(repo.root) as server:
+        index_of(repo, server, cache)
+        before = len(server.requests)
+        again = index_of(repo, server, cache, ttl=0)
+        new = server.requests[before:]
+    assert [status for _, status in new] == [304, 304, 304]  # only the InRelease files, unchanged
+    assert again.candidate("libc6") is not None
+
+
+def test_refresh_forces_a_check(repo: Repo, cache: Cache) -> None:
+    with serve(repo.root) as server:
+        index_of(repo, server, cache)
+        before = len(server.requests)
+        index_of(repo, server, cache, refresh=True)
+        assert len(server.requests) == before + 3
+
+
+def test_offline(repo: Repo, cache: Cache) -> None:
+    with serve(repo.root) as server:
+        with pytest.raises(OfflineError, match=r"bookworm InRelease from .* is not in the cache"):
+            index_of(repo, server, cache, offline=True)
+        assert server.requests == []
+        index_of(repo, server, cache)
+        before = len(server.requests)
+        index = index_of(repo, server, cache, offline=True, ttl=0)
+        assert len(server.requests) == before
+    assert index.candidate("libfoo1") is not None
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "message"),
+    [
+        (Fault("bookworm/InRelease", "badsig"), SignatureError, "does not verify"),
+        (Fault("bookworm/InRelease", "unsigned"), SignatureError, "does not verify"),
+        (Fault("Packages.xz", "corrupt", times=-1), HashMismatchError, "signed Release lists"),
+        (Fault("Packages.xz", "500", times=-1), FetchError, "gave up after 3 attempts"),
+    ],
+    ids=["bad-signature", "unsigned", "sha256-mismatch", "persistent-500"],
+)
+def test_faults_give_a_clear_error_and_a_later_run_succeeds(
+    repo: Repo, cache: Cache, fault: Fault, error: type[Exception], message: str
+) -> None:
+    faults = [fault]
+    if fault.path == "Packages.xz":  # the main suite's file, by its by-hash URL and its plain path
+        xz = repo.dists("bookworm") / "main/binary-arm64/Packages.xz"
+        fault.path = hashlib.sha256(xz.read_bytes()).hexdigest()
+        faults.append(Fault("/bookworm/main/binary-arm64/Packages.xz", fault.kind, times=-1))
+    with serve(repo.root, faults) as server:
+        with pytest.raises(error, match=message):
+            index_of(repo, server, cache)
+        assert_consistent(cache)
+        for each in faults:
+            each.times = 0
+        assert index_of(repo, server, cache).candidate("libfoo1") is not None
+    assert_consistent(cache)
+
+
+@pytest.mark.parametrize("kind", ["reset", "500", "truncate"])
+def test_transient_faults_succeed_after_retry(repo: Repo, cache: Cache, kind: str) -> None:
+    faults = [Fault("bookworm-security/InRelease", kind), Fault(".deb", kind)]  # type: ignore[arg-type]
+    with serve(repo.root, faults) as server:
+        index = index_of(repo, server, cache)
+        record = index.candidate("libfoo1")
+        assert record is not None
+        paths = download_packages([record], cache, NullReporter(), retry=FAST)
+        assert server.paths().count("/debian-security/dists/bookworm-security/InRelease") == 2
+        assert sum(p.endswith(".deb") for p in server.paths()) == 2
+    assert paths[record.sha256].read_bytes() == repo.debs["libfoo1_1.0-1+deb12u1_arm64"].read_bytes()
+    assert_consistent(cache)
+
+
+def test_expired_valid_until_is_rejected(key: GpgKey, tmp_path: Path, cache: Cache) -> None:
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    stale = build_repo(tmp_path / "stale", PACKAGES[:1], key=key, valid_until=past)
+    with serve(stale.root) as server, pytest.raises(SignatureError, match=r"expired on .* \(Valid-Until\)"):
+        index_of(stale, server, cache)
+    assert_consistent(cache)
+
+
+def test_without_by_hash_the_plain_paths_are_used(key: GpgKey, tmp_path: Path, cache: Cache) -> None:
+    plain = build_repo(tmp_path / "plain", PACKAGES[:1], key=key, by_hash=False)
+    with serve(plain.root) as server:
+        assert index_of(plain, server, cache).candidate("libfoo1") is not None
+        assert "/debian/dists/bookworm/main/binary-arm64/Packages.xz" in server.paths()
+
+
+def test_download_packages_verifies_and_works_offline_afterwards(repo: Repo, cache: Cache) -> None:
+    with serve(repo.root) as server:
+        index = index_of(repo, server, cache)
+        records = [r for name in ("libfoo1", "libc6", "tool") if (r := index.candidate(name))]
+        with pytest.raises(OfflineError, match=r"libfoo1_1\.0-1"):
+            download_packages(records, cache, NullReporter(), offline=True)
+        paths = download_packages(records, cache, NullReporter(), jobs=3, retry=FAST)
+        before = len(server.requests)
+        assert download_packages(records, cache, NullReporter(), offline=True) == paths
+        assert len(server.requests) == before
+    info = run(["dpkg-deb", "--field", paths[records[2].sha256], "Package", "Version"]).text
+    assert info.split() == ["Package:", "tool", "Version:", "2:1.0"]
+    assert_consistent(cache)
+
+
+def test_corrupt_deb_is_refused(repo: Repo, cache: Cache) -> None:
+    with serve(repo.root, [Fault(".deb", "corrupt", times=-1)]) as server:
+        record = index_of(repo, server, cache).candidate("libc6")
+        assert record is not None
+        with pytest.raises(HashMismatchError):
+            download_packages([record], cache, NullReporter(), retry=FAST)
+    assert not cache.has_blob(record.sha256)
+    assert_consistent(cache)
+
+
+def test_concurrent_runs_share_the_cache(repo: Repo, cache: Cache) -> None:
+    results: list[PackageIndex] = []
+    with serve(repo.root) as server:
+        threads = [
+            threading.Thread(target=lambda: results.append(index_of(repo, server, cache))) for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len({index.release_key for index in results}) == 1
+    assert len(results) == 3
+    assert_consistent(cache)
+
+
+def test_contents_maps_library_paths_to_packages(repo: Repo, cache: Cache) -> None:
+    with serve(repo.root) as server:
+        contents = fetch_contents(repo.target(server.url), cache, NullReporter(), retry=FAST)
+    assert contents.packages_for(f"/{LIB}") == ("libfoo1",)
+    assert contents.packages_for(LIB.removeprefix("usr/")) == ("libfoo1",)  # usrmerge alias
+    assert contents.packages_for("usr/bin/none") == ()
