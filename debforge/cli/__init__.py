@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -220,6 +221,98 @@ def deps(
         print_json(result.to_json())
     else:
         sys.stdout.write(result.depends + "\n")
+
+
+class ToolchainChoice(StrEnum):
+    """Where cargo runs."""
+
+    container = "container"
+    host = "host"
+
+
+Toolchain = Annotated[
+    ToolchainChoice,
+    typer.Option("--toolchain", help="container: the Rust cross builder image; host: this machine's cargo."),
+]
+Emulate = Annotated[bool, typer.Option("--emulate", help="Build natively in a target container under QEMU.")]
+
+
+@app.command()
+@with_target
+def package(
+    *,
+    project: Annotated[Path, typer.Argument(help="Project or recipe directory.")] = Path(),
+    out: Annotated[Path, typer.Option("--out", help="Where the .deb and its build record go.")] = Path(
+        "dist"
+    ),
+    binary: Annotated[
+        Path | None, typer.Option("--binary", help="Package this prebuilt ELF instead.")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Package name (with --binary).")] = None,
+    version: Annotated[str | None, typer.Option("--version", help="Version (with --binary).")] = None,
+    maintainer: Annotated[str | None, typer.Option("--maintainer", help="'Full Name <email>'.")] = None,
+    toolchain: Toolchain = ToolchainChoice.container,
+    emulate: Emulate = False,
+    test: Annotated[
+        bool, typer.Option("--test", help="Install and run it in a fresh target container.")
+    ] = False,
+    json_out: Json = False,
+    opts: TargetOptions,
+) -> None:
+    """Build, repair, compute Depends and write a reproducible .deb for the target."""
+    from debforge.pipeline import package as run_package
+    from debforge.recipe import binary_recipe, load_recipe
+
+    target, cache, report = opts.target(), opts.cache(), reporter()
+    if binary is not None:
+        if not (name and version):
+            raise UsageError("--binary needs --name and --version")
+        recipe = binary_recipe(binary, name=name, version=version, maintainer=maintainer)
+    else:
+        recipe = load_recipe(project, arch=target.arch, reporter=report)
+    result = run_package(
+        recipe,
+        target,
+        cache,
+        report,
+        out=out,
+        toolchain=toolchain.value,
+        emulate=emulate,
+        offline=opts.offline,
+        test=test,
+    )
+    if json_out:
+        print_json(result.to_json())
+    else:
+        stdout().print(f"{result.package.path}\nDepends: {result.depends}")
+
+
+@app.command("build")
+@with_target
+def build_command(
+    project: Annotated[Path, typer.Argument(help="Project or recipe directory.")] = Path(),
+    out: Annotated[Path, typer.Option("--out", help="Where the built artifacts are copied.")] = Path(
+        "build-out"
+    ),
+    toolchain: Toolchain = ToolchainChoice.container,
+    emulate: Emulate = False,
+    json_out: Json = False,
+    *,
+    opts: TargetOptions,
+) -> None:
+    """Build the project for the target and copy the artifacts to --out."""
+    from debforge.build import build
+    from debforge.recipe import load_recipe
+
+    target, cache, report = opts.target(), opts.cache(), reporter()
+    recipe = load_recipe(project, arch=target.arch, reporter=report)
+    artifacts = build(recipe, target, cache, report, toolchain=toolchain.value, emulate=emulate, out=out)
+    docs = [{"path": str(a.source), "arch": a.arch, "sha256": a.sha256} for a in artifacts.files]
+    if json_out:
+        print_json(docs)
+    else:
+        for doc in docs:
+            stdout().print(doc["path"])
 
 
 def _size(n: int) -> str:

@@ -40,7 +40,13 @@ def binary_recipe(
         version=version,
         revision="" if revision == "0" else revision,
         maintainer=maintainer or _maintainer_from_env(),
-        description=description or f"{name}, a prebuilt program",
+        # lintian: a synopsis must not start with the package name, and an extended description is needed.
+        description=description or "prebuilt program packaged with debforge",
+        extended_description=(
+            f"This package ships {binary.name} as /usr/bin/{name}, repaired for the Debian loader "
+            "and with its shared-library dependencies computed by debforge."
+        ),
+        section="utils",
         relations=Relations(depends=(AUTO,)),
         build=BuildSpec(kind="binary", binaries=(binary.name,), binary=binary),
         assets=(built,),

@@ -1,0 +1,327 @@
+"""`debforge package`: recipe → build → ELF repair → glibc guard → Depends → .deb + build record.
+
+`package()` reads as a flat list of named stage calls (mkosi's build_image); the Debian policy it
+needs on the way (copyright, changelog, #DEBHELPER# snippets, SOURCE_DATE_EPOCH) sits in small
+pure helpers below it, which tests/test_pipeline.py checks one by one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from debforge.archive import fetch_contents, fetch_index
+from debforge.build import Artifacts, Toolchain, build
+from debforge.cache import Cache, atomic_output, atomic_write_bytes
+from debforge.deb import FileEntry, Package, PackageSpec, changelog_gz, write_deb
+from debforge.dists import Target
+from debforge.elf import ElfInfo, check_symbol_versions, patch_elf, read_elf
+from debforge.errors import ElfError, PackageError
+from debforge.pipeline.policy import (
+    GENERATED_CHANGELOG_OVERRIDE,
+    SourceDate,
+    copyright_text,
+    generated_changelog,
+    lintian_overrides,
+    maintainer_scripts,
+    merge_depends,
+    misc_depends,
+    source_date_epoch,
+    wrap_extended,
+)
+from debforge.recipe import Recipe
+from debforge.report import Reporter
+from debforge.resolve import Closure, resolve_closure
+from debforge.rootfs import Sysroot, build_sysroot
+from debforge.shlibdeps import resolve_depends
+
+RECORD_FORMAT = 1
+# dh_gencontrol takes Section from debian/control, and lintian warns (recommended-field) without one;
+# a recipe that names none (e.g. --binary) gets Debian's catch-all section.
+DEFAULT_SECTION = "misc"
+_ELF_MAGIC = b"\x7fELF"
+# dpkg ≥ 1.21 reads zstd members; bookworm (Debian 12) is the first release whose dpkg does.
+_ZSTD_DISTS = frozenset({"bookworm", "trixie"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PackageResult:
+    """What `debforge package` made: the .deb, its JSON build record beside it, and the final Depends."""
+
+    package: Package
+    record: Path
+    depends: str
+    record_text: str  # the build record's JSON, as written
+
+    def to_json(self) -> dict[str, Any]:
+        """The build record (what `--json` prints)."""
+        loaded: dict[str, Any] = json.loads(self.record_text)
+        return loaded
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Runtime:
+    sysroot: Sysroot
+    closure: Closure
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def package(
+    recipe: Recipe,
+    target: Target,
+    cache: Cache,
+    reporter: Reporter,
+    *,
+    out: Path,
+    toolchain: Toolchain = "container",
+    emulate: bool = False,
+    offline: bool = False,
+    test: bool = False,
+) -> PackageResult:
+    """Build, repair, compute Depends and write `<out>/<name>_<version>_<arch>.deb` plus its build record."""
+    date = source_date_epoch(recipe, os.environ)  # validate before any work (style rule 7)
+    work = cache.ensure().tempdir("package-")
+    try:
+        artifacts = build(
+            recipe, target, cache, reporter, toolchain=toolchain, emulate=emulate, out=work / "a"
+        )
+        elfs = repair_elfs(artifacts, target, reporter)
+        shipped = elfs + _elf_file_assets(recipe)
+        runtime = _runtime_sysroot(shipped, target, cache, reporter, offline=offline)
+        with reporter.step("Checking symbol versions against the target"):
+            check_symbol_versions([read_elf(p) for p in shipped], runtime.sysroot.path, target)
+        with reporter.step("Computing shared-library Depends"):
+            computed = (
+                resolve_depends(shipped, runtime.sysroot.path, target=target).depends if shipped else ""
+            )
+        depends = merge_depends(recipe.relations.depends, computed, extra=misc_depends(recipe))
+        spec = package_spec(recipe, target, artifacts, depends=depends, date=date)
+        deb = write_deb(spec, work, reporter=reporter, allow_zstd=target.dist in _ZSTD_DISTS)
+        if test:
+            _test_install(recipe, deb, target, cache, reporter)
+        record = build_record(recipe, target, deb, artifacts, runtime.closure, date=date, depends=depends)
+        return _publish(deb, record, out, depends=depends)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def sysroot_for_files(
+    files: Sequence[Path], target: Target, cache: Cache, reporter: Reporter, *, offline: bool = False
+) -> Sysroot:
+    """The runtime sysroot for shlibdeps: the packages shipping the files' NEEDED sonames + closure."""
+    return _runtime_sysroot(files, target, cache, reporter, offline=offline).sysroot
+
+
+def _runtime_sysroot(
+    files: Sequence[Path], target: Target, cache: Cache, reporter: Reporter, *, offline: bool
+) -> _Runtime:
+    infos = [read_elf(path) for path in files]
+    index = fetch_index(target, cache, reporter, offline=offline)
+    contents = fetch_contents(target, cache, reporter, offline=offline)
+    wanted = sorted(set(soname_packages(infos, target, contents.packages_for, index.candidate).values()))
+    with reporter.step(f"Resolving the runtime sysroot ({', '.join(wanted) or 'nothing'})"):
+        closure = resolve_closure(index, wanted)
+    return _Runtime(sysroot=build_sysroot(closure, target, cache, reporter, read_only=True), closure=closure)
+
+
+def soname_packages(
+    infos: Sequence[ElfInfo],
+    target: Target,
+    packages_for: Callable[[str], tuple[str, ...]],
+    candidate: Callable[[str], object],
+) -> dict[str, str]:
+    """soname → the package shipping it in the target's library dirs (sonames the files provide: skipped)."""
+    own = {info.soname for info in infos if info.soname}
+    found: dict[str, str] = {}
+    for info in infos:
+        for soname in info.needed:
+            if soname in own or soname in found:
+                continue
+            paths = (f"usr/lib/{target.multiarch}/{soname}", f"lib/{target.multiarch}/{soname}",
+                     f"usr/lib/{soname}", f"lib/{soname}")  # fmt: skip
+            shipping = [pkg for path in paths for pkg in packages_for(path)]
+            # Contents lists packages of every suite; only one the index has a candidate for can install.
+            usable = [pkg for pkg in shipping if candidate(pkg) is not None]
+            if not usable:
+                raise ElfError(
+                    f"{info.path.name} needs {soname}, which no {target.dist} {target.arch} package ships",
+                    hint="ship the library in the package, or build against a library Debian has",
+                )
+            found[soname] = usable[0]
+    return {soname: found[soname] for soname in sorted(found)}
+
+
+def repair_elfs(artifacts: Artifacts, target: Target, reporter: Reporter) -> list[Path]:
+    """Give every built ELF the target's FHS loader and drop RPATH/RUNPATH entries outside the FHS."""
+    elfs: list[Path] = []
+    with reporter.step("Repairing ELF interpreters and RPATHs"):
+        for artifact in artifacts.files:
+            if not _is_elf(artifact.source):
+                continue
+            info = read_elf(artifact.source)
+            if info.deb_arch != target.arch:
+                raise ElfError(f"{artifact.name} is built for {info.deb_arch}, not {target.arch}")
+            patched = patch_elf(artifact.source, interpreter=target.ld_so if info.interpreter else None)
+            if patched != artifact.source.read_bytes():
+                mode = artifact.source.stat().st_mode & 0o7777
+                atomic_write_bytes(artifact.source, patched)
+                artifact.source.chmod(mode)
+            elfs.append(artifact.source)
+    return elfs
+
+
+def _publish(deb: Package, record: dict[str, Any], out: Path, *, depends: str) -> PackageResult:
+    """Copy the .deb into `out`, then its record, each renamed into place whole (no record: no .deb)."""
+    final = out / deb.path.name
+    with atomic_output(final) as tmp:
+        shutil.copyfile(deb.path, tmp)
+        tmp.chmod(0o644)
+    record_path = out / f"{final.name}.buildinfo.json"
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    try:
+        atomic_write_bytes(record_path, text.encode())
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+    return PackageResult(
+        package=dataclasses.replace(deb, path=final), record=record_path, depends=depends, record_text=text
+    )
+
+
+def _test_install(recipe: Recipe, deb: Package, target: Target, cache: Cache, reporter: Reporter) -> None:
+    import importlib  # noqa: PLC0415 - testinstall pulls in Docker only when --test is asked for
+
+    if recipe.test is None:
+        reporter.warning(f"{recipe.recipe_file} has no [test]; installing without running anything")
+    testinstall: Any = importlib.import_module("debforge.testinstall")
+    testinstall.test_install(
+        [deb.path], target, cache, reporter,
+        run=recipe.test.run if recipe.test else None, expect=recipe.test.expect if recipe.test else None,
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- spec assembly
+
+
+def package_spec(
+    recipe: Recipe, target: Target, artifacts: Artifacts, *, depends: str, date: SourceDate
+) -> PackageSpec:
+    """The PackageSpec of a recipe: assets, doc files, conffiles, scripts and control fields."""
+    files = [*_asset_entries(recipe, artifacts), *_doc_entries(recipe, date), *_unit_entries(recipe)]
+    overrides = (*recipe.lintian_overrides, *(() if recipe.changelog else (GENERATED_CHANGELOG_OVERRIDE,)))
+    if overrides:
+        dest = PurePosixPath("/usr/share/lintian/overrides", recipe.name)
+        files.append(
+            FileEntry(dest=dest, data=lintian_overrides(recipe.name, overrides).encode(), mode=0o644)
+        )
+    rel = recipe.relations
+    return PackageSpec(
+        name=recipe.name, version=recipe.deb_version, arch=target.arch, maintainer=recipe.maintainer,
+        description=_description(recipe), section=recipe.section or DEFAULT_SECTION, priority=recipe.priority,
+        homepage=recipe.homepage, pre_depends=", ".join(rel.pre_depends), depends=depends,
+        recommends=", ".join(rel.recommends), suggests=", ".join(rel.suggests),
+        enhances=", ".join(rel.enhances), conflicts=", ".join(rel.conflicts), breaks=", ".join(rel.breaks),
+        replaces=", ".join(rel.replaces), provides=", ".join(rel.provides), files=tuple(files),
+        conffiles=tuple(str(path) for path in recipe.conffiles), scripts=maintainer_scripts(recipe),
+        source_date_epoch=date.epoch,
+    )  # fmt: skip
+
+
+def _description(recipe: Recipe) -> str:
+    extended = wrap_extended(recipe.extended_description or "").strip("\n")
+    return f"{recipe.description}\n{extended}" if extended else recipe.description
+
+
+def _asset_entries(recipe: Recipe, artifacts: Artifacts) -> list[FileEntry]:
+    entries = []
+    for asset in recipe.assets:
+        if asset.source.kind == "built":
+            source = artifacts.get(asset.source.name or "").source
+        elif asset.source.path is not None:
+            source = asset.source.path
+        else:
+            raise PackageError(f"the asset for {asset.dest} names no source file")
+        if not source.is_file():
+            raise PackageError(f"the asset {asset.source} for {asset.dest} does not exist")
+        entries.append(FileEntry(dest=asset.dest, source=source, mode=asset.mode))
+    return entries
+
+
+def _elf_file_assets(recipe: Recipe) -> list[Path]:
+    """ELF files among the "file" assets: dpkg-shlibdeps would scan them too."""
+    paths = [a.source.path for a in recipe.assets if a.source.kind == "file" and a.source.path is not None]
+    return [path for path in paths if path.is_file() and _is_elf(path)]
+
+
+def _is_elf(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == _ELF_MAGIC
+
+
+def _doc_entries(recipe: Recipe, date: SourceDate) -> list[FileEntry]:
+    """Policy 12.5 copyright and 12.7 changelog; a native version (no revision) has changelog.gz."""
+    doc = PurePosixPath("/usr/share/doc", recipe.name)
+    changelog = recipe.changelog.read_bytes() if recipe.changelog else generated_changelog(recipe, date.epoch)
+    name = "changelog.Debian.gz" if recipe.revision else "changelog.gz"
+    return [
+        FileEntry(dest=doc / "copyright", data=copyright_text(recipe, date.epoch).encode(), mode=0o644),
+        FileEntry(dest=doc / name, data=changelog_gz(changelog), mode=0o644),
+    ]
+
+
+def _unit_entries(recipe: Recipe) -> list[FileEntry]:
+    return [
+        FileEntry(dest=unit.dest, source=unit.source, mode=0o644)
+        for units in recipe.systemd
+        for unit in units.files
+    ]
+
+
+# --------------------------------------------------------------------------- build record
+
+
+def build_record(
+    recipe: Recipe,
+    target: Target,
+    deb: Package,
+    artifacts: Artifacts,
+    closure: Closure,
+    *,
+    date: SourceDate,
+    depends: str,
+) -> dict[str, Any]:
+    """The JSON build record: inputs (recipe, target, sysroot closure, toolchain) and the output's SHA256."""
+    return {
+        "format": RECORD_FORMAT,
+        "package": recipe.name,
+        "version": recipe.deb_version,
+        "architecture": target.arch,
+        "deb": deb.path.name,
+        "sha256": deb.sha256,
+        "size": deb.size,
+        "installed_size": deb.installed_size,
+        "depends": depends,
+        "recipe": {"file": recipe.recipe_file.name, "sha256": _sha256(recipe.recipe_file)},
+        "target": {"dist": target.dist, "arch": target.arch, "mirror": target.mirror},
+        "source_date_epoch": {"value": date.epoch, "from": date.origin},
+        "sysroot": [f"{p.name}={p.version}" for p in closure.packages],
+        "toolchain": dict(artifacts.toolchain),
+        "artifacts": [{"name": a.name, "sha256": a.sha256} for a in artifacts.files],
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
