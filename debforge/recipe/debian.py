@@ -18,7 +18,8 @@ _SECTION_WORDS = (
     "sound tasks tex text utils vcs video web x11 xfce zope"
 )
 SECTIONS = frozenset(_SECTION_WORDS.split())
-AREAS = ("main", "contrib", "non-free", "non-free-firmware")
+# Policy 2.4: main is the default area and is never written as a prefix.
+AREAS = ("contrib", "non-free", "non-free-firmware")
 # Policy 2.5: "extra" is deprecated (since Policy 4.0.1) in favour of "optional".
 PRIORITIES = ("required", "important", "standard", "optional")
 

@@ -1,0 +1,212 @@
+"""Checks a PackageSpec must pass before any byte is written: Debian Policy's field syntax and a sane tree."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from debforge.errors import PackageError
+from debforge.recipe import debian as debian_rules
+
+if TYPE_CHECKING:
+    from debforge.deb import FileEntry, PackageSpec
+
+# dpkg-architecture names (lower case, digits, '-'), or "all" for architecture-independent packages.
+_ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
+# Policy 5.6.2: "Full Name <email@address>".
+_MAINTAINER = re.compile(r"[^<>\n]*[^<>\s][^<>\n]* <[^<>@\s]+@[^<>\s]+>")
+# Policy 7.1 in a binary package: name, optional :arch qualifier, optional (op version); no [arch] or
+# <profile> restrictions, which belong to source packages only.
+_RELATION = re.compile(
+    r"(?P<name>[a-z0-9][a-z0-9+.-]+)(:[a-z0-9-]+)?"
+    r"(\s*\(\s*(?P<op><<|<=|=|>=|>>)\s*(?P<version>[A-Za-z0-9.+:~-]+)\s*\))?"
+)
+SECTIONS = debian_rules.SECTIONS
+PRIORITIES = ("required", "important", "standard", "optional", "extra")
+MULTI_ARCH = ("same", "foreign", "allowed", "no")
+SCRIPTS = ("preinst", "postinst", "prerm", "postrm", "config", "templates", "triggers")
+_RELATION_FIELDS = (
+    ("Pre-Depends", "pre_depends", True),
+    ("Depends", "depends", True),
+    ("Recommends", "recommends", True),
+    ("Suggests", "suggests", True),
+    ("Enhances", "enhances", True),
+    ("Conflicts", "conflicts", False),
+    ("Breaks", "breaks", False),
+    ("Replaces", "replaces", False),
+    ("Provides", "provides", False),
+)
+_OWN_FIELDS = """
+    package source version architecture essential maintainer installed-size section priority multi-arch
+    homepage description
+"""
+_MANAGED_FIELDS = frozenset(_OWN_FIELDS.split()) | {name.lower() for name, _, _ in _RELATION_FIELDS}
+# deb-control(5): a field name is printable US-ASCII except ':' and space, not starting with '#' or '-'.
+_MAX_MODE = 0o7777
+_FIELD_NAME = re.compile(r"[!-9;-~][!-9;-~]*")
+
+
+def check_spec(spec: PackageSpec, *, allow_zstd: bool) -> None:
+    """Raise PackageError with one sentence for the first thing in `spec` dpkg or Policy would reject."""
+    check_name(spec.name)
+    check_version(spec.version)
+    _check_identity(spec)
+    check_section(spec.section)
+    for field_name, attr, alternatives in _RELATION_FIELDS:
+        check_relations(field_name, getattr(spec, attr), alternatives=alternatives)
+    _check_extra_fields(spec)
+    _check_files(spec)
+    _check_scripts(spec)
+    if spec.compression == "zstd" and not allow_zstd:
+        raise PackageError(
+            "zstd-compressed .debs cannot be read by dpkg before Debian 12 (bookworm)",
+            hint="use xz (the default) for this target",
+        )
+    if not 0 <= spec.source_date_epoch < 8**11:
+        raise PackageError(f"SOURCE_DATE_EPOCH {spec.source_date_epoch} is out of range for a tar header")
+
+
+def check_name(name: str) -> None:
+    """Policy 5.6.1 package name syntax (the rule lives in recipe.debian, shared with recipes)."""
+    if reason := debian_rules.check_package_name(name):
+        raise PackageError(f"package name {name!r} is invalid: it {reason} (Policy 5.6.1)")
+
+
+def check_version(version: str) -> None:
+    """Policy 5.6.12 version syntax: [epoch:]upstream[-revision], upstream starting with a digit."""
+    if reason := debian_rules.check_version(version):
+        raise PackageError(f"version {version!r} is invalid: {reason} (Policy 5.6.12)")
+
+
+def check_section(section: str | None) -> None:
+    """The section must be one of Debian's, optionally prefixed by its area (`contrib/`, `non-free/`)."""
+    if section is not None and (reason := debian_rules.check_section(section)):
+        raise PackageError(
+            f"section {section!r} {reason}",
+            hint=f"use one of: {', '.join(sorted(SECTIONS))}, optionally prefixed by contrib/ or non-free/",
+        )
+
+
+def check_relations(field_name: str, value: str, *, alternatives: bool = True) -> None:
+    """Policy 7.1 relation syntax for one already-formatted field of a binary package.
+
+    >>> check_relations("Depends", "libc6 (>= 2.34), libssl3 | libssl1.1")
+    >>> check_relations("Depends", "libc6 (>= )")
+    Traceback (most recent call last):
+    ...
+    debforge.errors.PackageError: Depends: 'libc6 (>= )' is not a valid relation ...
+    """
+    if not value.strip():
+        return
+    for group in value.split(","):
+        choices = group.split("|")
+        if len(choices) > 1 and not alternatives:
+            raise PackageError(
+                f"{field_name}: alternatives ('|') are not allowed in this field: {group.strip()!r}"
+            )
+        for choice in choices:
+            match = _RELATION.fullmatch(choice.strip())
+            if match is None:
+                raise PackageError(
+                    f"{field_name}: {choice.strip()!r} is not a valid relation "
+                    "(expected 'name', 'name:arch' or 'name (op version)' with op one of << <= = >= >>)"
+                )
+            if match["version"]:
+                check_version(match["version"])
+            if field_name == "Provides" and match["op"] not in (None, "="):
+                raise PackageError(
+                    f"Provides: only '=' versions are allowed, not {choice.strip()!r} (Policy 7.5)"
+                )
+
+
+def _check_identity(spec: PackageSpec) -> None:
+    """Architecture, Maintainer, Description, Priority, Multi-Arch, Homepage, Source."""
+    if spec.arch != "all" and not _ARCH.fullmatch(spec.arch):
+        raise PackageError(f"architecture {spec.arch!r} is not a Debian architecture name")
+    if not _MAINTAINER.fullmatch(spec.maintainer):
+        raise PackageError(
+            f"maintainer {spec.maintainer!r} must read 'Full Name <email@address>' (Policy 5.6.2)"
+        )
+    synopsis = spec.description.strip("\n").partition("\n")[0].strip()
+    if not synopsis:
+        raise PackageError("the description needs a one-line synopsis (Policy 3.4.1)")
+    if spec.priority is not None and spec.priority not in PRIORITIES:
+        raise PackageError(f"priority {spec.priority!r} is not one of {', '.join(PRIORITIES)} (Policy 2.5)")
+    if spec.multi_arch is not None and spec.multi_arch not in MULTI_ARCH:
+        raise PackageError(f"Multi-Arch {spec.multi_arch!r} is not one of {', '.join(MULTI_ARCH)}")
+    if spec.homepage is not None and not re.fullmatch(r"https?://\S+", spec.homepage):
+        raise PackageError(f"homepage {spec.homepage!r} is not an http(s) URL")
+    if spec.source is not None:
+        check_name(spec.source.split(" (")[0])
+
+
+def _check_extra_fields(spec: PackageSpec) -> None:
+    for name, value in spec.extra_fields.items():
+        if not _FIELD_NAME.fullmatch(name) or name[0] in "#-":
+            raise PackageError(f"control field name {name!r} is invalid (deb-control(5))")
+        if name.lower() in _MANAGED_FIELDS:
+            raise PackageError(f"control field {name!r} is set from the package spec, not as an extra field")
+        lines = value.strip().split("\n")
+        if any(not line.strip() or not line[0].isspace() for line in lines[1:]):
+            raise PackageError(
+                f"control field {name!r}: continuation lines must start with a space, none empty"
+            )
+
+
+def _check_files(spec: PackageSpec) -> None:
+    """Each destination once, absolute and clean; sources readable regular files; no entry below a file."""
+    kinds: dict[PurePosixPath, str] = {}
+    for entry in spec.files:
+        _check_entry(entry)
+        if entry.dest in kinds:
+            raise PackageError(f"{entry.dest} is listed twice in the package")
+        kinds[entry.dest] = entry.kind
+    for dest in kinds:
+        for parent in dest.parents:
+            if kinds.get(parent, "dir") != "dir":
+                raise PackageError(f"{dest} cannot be installed below {parent}, which is a {kinds[parent]}")
+    for conffile in spec.conffiles:
+        if kinds.get(PurePosixPath(conffile)) != "file" or not conffile.startswith("/"):
+            raise PackageError(
+                f"conffile {conffile} is not an absolute path of a regular file in the package"
+            )
+    if len(set(spec.conffiles)) != len(spec.conffiles):
+        raise PackageError("a conffile is listed twice")
+
+
+def _check_entry(entry: FileEntry) -> None:
+    dest = entry.dest
+    text = str(dest)
+    if not dest.is_absolute() or dest == PurePosixPath("/") or ".." in dest.parts or "\n" in text:
+        raise PackageError(f"destination {text!r} must be an absolute path below / without '..' or newlines")
+    if entry.mode is not None and not 0 <= entry.mode <= _MAX_MODE:
+        raise PackageError(f"{dest}: mode {entry.mode:#o} is not a permission mode (0 to 07777)")
+    has_content = (entry.source is not None) + (entry.data is not None)
+    if entry.kind == "file" and has_content != 1:
+        raise PackageError(f"{dest}: a file needs exactly one of a source path or inline data")
+    if entry.kind != "file" and has_content:
+        raise PackageError(f"{dest}: a {entry.kind} cannot have a source or data")
+    if (entry.kind == "symlink") != bool(entry.target):
+        raise PackageError(f"{dest}: a symlink needs a target, and only a symlink has one")
+    if entry.source is not None:
+        try:
+            mode = entry.source.stat().st_mode
+        except OSError as exc:
+            raise PackageError(f"{dest}: cannot read its source {entry.source}: {exc.strerror}") from exc
+        if not stat.S_ISREG(mode):
+            raise PackageError(f"{dest}: its source {entry.source} is not a regular file")
+
+
+def _check_scripts(spec: PackageSpec) -> None:
+    for name, body in spec.scripts.items():
+        if name not in SCRIPTS:
+            raise PackageError(
+                f"{name!r} is not a maintainer script or control file dpkg knows ({', '.join(SCRIPTS)})"
+            )
+        # dpkg runs maintainer scripts with execve, so they need an interpreter line (Policy 10.4).
+        if name not in ("templates", "triggers") and not body.startswith(b"#!"):
+            raise PackageError(
+                f"maintainer script {name} must start with '#!' and an interpreter (Policy 10.4)"
+            )
