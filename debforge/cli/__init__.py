@@ -315,6 +315,45 @@ def build_command(
             stdout().print(doc["path"])
 
 
+@app.command("test-install")
+@with_target
+def test_install_command(
+    debs: Annotated[list[Path], typer.Argument(help=".deb files to install together.")],
+    run: Annotated[str | None, typer.Option("--run", help="Smoke command to run after install.")] = None,
+    expect: Annotated[
+        str | None, typer.Option("--expect", help="Text the command's stdout must contain.")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the container and say how to enter it.")] = False,
+    json_out: Json = False,
+    *,
+    opts: TargetOptions,
+) -> None:
+    """Install, run, remove and purge DEBS in a fresh container of the target, with the target's real apt."""
+    from debforge.testinstall import test_install
+
+    target, cache = opts.target(), opts.cache()
+    report = test_install(debs, target, cache, reporter(), run=run, expect=expect, keep=keep)
+    if json_out:
+        print_json(report.to_json())
+    else:
+        table = Table("", "step", "time", "detail")
+        for step in report.steps:
+            mark = "[green]ok[/]" if step.ok else "[red]FAIL[/]"
+            table.add_row(mark, step.name, f"{step.seconds:.1f} s", step.detail)
+        stdout().print(table)
+        for step in report.steps:
+            if not step.ok and step.output_tail:
+                stdout().print(
+                    f"[bold]{step.name} output:[/]\n{step.output_tail}", markup=True, highlight=False
+                )
+        if report.leftovers:
+            stdout().print("left after purge: " + ", ".join(report.leftovers))
+        if report.enter:
+            stdout().print(f"container kept; enter it with: {report.enter}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def _size(n: int) -> str:
     """Bytes in SI units, as apt prints download sizes."""
     value = float(n)

@@ -23,7 +23,7 @@ from debforge.cache import Cache, atomic_output, atomic_write_bytes
 from debforge.deb import FileEntry, Package, PackageSpec, changelog_gz, write_deb
 from debforge.dists import Target
 from debforge.elf import ElfInfo, check_symbol_versions, patch_elf, read_elf
-from debforge.errors import ElfError, PackageError
+from debforge.errors import ElfError, PackageError, TestInstallError
 from debforge.pipeline.policy import (
     GENERATED_CHANGELOG_OVERRIDE,
     SourceDate,
@@ -41,6 +41,7 @@ from debforge.report import Reporter
 from debforge.resolve import Closure, resolve_closure
 from debforge.rootfs import Sysroot, build_sysroot
 from debforge.shlibdeps import resolve_depends
+from debforge.testinstall import test_install
 
 RECORD_FORMAT = 1
 # dh_gencontrol takes Section from debian/control, and lintian warns (recommended-field) without one;
@@ -198,15 +199,21 @@ def _publish(deb: Package, record: dict[str, Any], out: Path, *, depends: str) -
 
 
 def _test_install(recipe: Recipe, deb: Package, target: Target, cache: Cache, reporter: Reporter) -> None:
-    import importlib  # noqa: PLC0415 - testinstall pulls in Docker only when --test is asked for
-
+    """Install, run, remove and purge the new deb in a fresh target container; raise on any failed step."""
     if recipe.test is None:
         reporter.warning(f"{recipe.recipe_file} has no [test]; installing without running anything")
-    testinstall: Any = importlib.import_module("debforge.testinstall")
-    testinstall.test_install(
+    report = test_install(
         [deb.path], target, cache, reporter,
         run=recipe.test.run if recipe.test else None, expect=recipe.test.expect if recipe.test else None,
     )  # fmt: skip
+    failed = next((step for step in report.steps if not step.ok), None)
+    if failed is not None:
+        raise TestInstallError(
+            f"{deb.path.name} failed its test install at the {failed.name} step: {failed.detail}",
+            hint="nothing was written to --out; run `debforge test-install` on the deb to see every step",
+        )
+    if report.leftovers:
+        raise TestInstallError(f"{deb.path.name} leaves files after purge: {', '.join(report.leftovers)}")
 
 
 # --------------------------------------------------------------------------- spec assembly
