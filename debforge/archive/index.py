@@ -115,6 +115,9 @@ class PackageIndex:
     # (index files in sources order, stanzas in file order, the package's own name, then every
     # relation target in field order, then Provides). The resolver breaks ties with it.
     name_ids: Mapping[str, int] = field(repr=False)
+    # Names with some version that is Essential: yes or Priority: required, recorded when the index is
+    # built (a superset: the candidate decides). Empty for hand-built indexes, which are scanned instead.
+    required: tuple[str, ...] = field(default=(), repr=False)
 
     def versions(self, name: str) -> tuple[PackageRecord, ...]:
         """All records named `name`, newest first (ties: sources order)."""

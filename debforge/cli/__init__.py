@@ -107,7 +107,9 @@ def show(
 @app.command()
 @with_target
 def resolve(
-    packages: Annotated[list[str], typer.Argument(help="Packages: NAME, NAME=VERSION or NAME:ARCH.")],
+    packages: Annotated[
+        list[str] | None, typer.Argument(help="Packages: NAME, NAME=VERSION or NAME:ARCH.")
+    ] = None,
     with_essential: Annotated[
         bool, typer.Option("--with-essential", help="Add the Essential and Priority: required set.")
     ] = False,
@@ -118,7 +120,10 @@ def resolve(
     """Resolve PACKAGES to the exact set apt would install into an empty system."""
     from debforge.resolve import resolve_closure
 
-    closure = resolve_closure(_load_index(opts), packages, with_essential=with_essential)
+    if not packages and not with_essential:
+        raise UsageError("name at least one package, or pass --with-essential")
+
+    closure = resolve_closure(_load_index(opts), packages or [], with_essential=with_essential)
     if json_out:
         print_json(closure.to_json())
         return

@@ -1,0 +1,105 @@
+"""resolve_closure against real `apt-get install -s --no-install-recommends`, package by package.
+
+Both read the same suites of the real archive (X, X-updates, X-security, main, arm64); apt runs in
+its own isolated tree with an empty dpkg status. Every disagreement is a resolver bug.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from debforge.archive import fetch_index
+from debforge.cache import Cache
+from debforge.dists import make_target
+from debforge.errors import DebforgeError
+from debforge.report import NullReporter
+from debforge.resolve import resolve_closure
+from tests.conftest import require_tool
+from tests.helpers.aptoracle import SAMPLE, AptAnswer, AptOracle, make_oracle
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session")
+def apt_oracles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, AptOracle]:
+    """One isolated apt tree per dist, `apt-get update`d once per session."""
+    require_tool("apt-get")
+    oracles = {}
+    for dist in SAMPLE:
+        oracle = make_oracle(Path(tmp_path_factory.mktemp(f"apt-{dist}")), dist, "arm64")
+        oracle.update()
+        oracles[dist] = oracle
+    return oracles
+
+
+def _ours(index: object, name: str) -> frozenset[tuple[str, str]] | str:
+    try:
+        closure = resolve_closure(index, [name])  # type: ignore[arg-type]  # a PackageIndex
+    except DebforgeError as exc:
+        return str(exc)
+    return frozenset((p.name, p.version) for p in closure.packages)
+
+
+def _disagreement(name: str, apt: AptAnswer, ours: frozenset[tuple[str, str]] | str) -> str | None:
+    if isinstance(ours, str) or not apt.ok:
+        if isinstance(ours, str) and not apt.ok:
+            return None  # both refuse (virtual with several providers, held broken packages)
+        return f"{name}: apt ok={apt.ok}, debforge: {ours if isinstance(ours, str) else 'ok'}"
+    if ours == apt.packages:
+        return None
+    return f"{name}: apt only {sorted(apt.packages - ours)}; debforge only {sorted(ours - apt.packages)}"
+
+
+@pytest.mark.parametrize("dist", sorted(SAMPLE))
+def test_resolver_agrees_with_apt(dist: str, apt_oracles: dict[str, AptOracle], e2e_cache: Cache) -> None:
+    index = fetch_index(make_target(dist, "arm64"), e2e_cache, NullReporter())
+    oracle = apt_oracles[dist]
+    names = SAMPLE[dist]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # apt-get -s is single-threaded; CI has 2 cores
+        answers = list(pool.map(oracle.simulate, names))
+    problems = [p for n, a in zip(names, answers, strict=True) if (p := _disagreement(n, a, _ours(index, n)))]
+    assert not problems, f"{len(names) - len(problems)}/{len(names)} agree on {dist}:\n" + "\n".join(problems)
+    assert sum(a.ok for a in answers) >= len(names) - 3  # the sample really installs things
+
+
+@pytest.mark.parametrize("dist", sorted(SAMPLE))
+def test_with_essential_agrees_with_apt_installing_the_same_set(
+    dist: str, apt_oracles: dict[str, AptOracle], e2e_cache: Cache
+) -> None:
+    index = fetch_index(make_target(dist, "arm64"), e2e_cache, NullReporter())
+    closure = resolve_closure(index, ["curl"], with_essential=True)
+    # What --with-essential asks apt for: every Essential/required candidate plus the request.
+    wanted = [p.name for p in closure.packages if p.essential or p.priority == "required"]
+    apt = apt_oracles[dist].simulate(*wanted, "curl")
+    assert apt.ok, apt.output[-500:]
+    assert frozenset((p.name, p.version) for p in closure.packages) == apt.packages
+    assert {"bash", "coreutils", "dpkg", "curl"} <= {p.name for p in closure.packages}
+
+
+def test_several_requests_and_an_older_version_agree_with_apt(
+    apt_oracles: dict[str, AptOracle], e2e_cache: Cache
+) -> None:
+    index = fetch_index(make_target("bookworm", "arm64"), e2e_cache, NullReporter())
+    oldest = index.versions("libssl3")[-1].version  # an older libssl3 than the candidate, whatever suite
+    requests = [
+        ("nginx", f"libssl3={oldest}"),
+        ("postfix", "exim4"),
+        ("curl", "wget", "git"),
+        ("mawk", "gawk"),
+    ]
+    oracle = apt_oracles["bookworm"]
+    problems = []
+    for wanted in requests:
+        apt = oracle.simulate(*wanted)
+        try:
+            ours: frozenset[tuple[str, str]] | str = frozenset(
+                (p.name, p.version) for p in resolve_closure(index, wanted).packages
+            )
+        except DebforgeError as exc:
+            ours = str(exc)
+        if problem := _disagreement(" ".join(wanted), apt, ours):
+            problems.append(problem)
+    assert not problems, "\n".join(problems)
