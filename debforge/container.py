@@ -1,0 +1,597 @@
+"""Docker images of a target built from the archive, and containers to run commands in (docker-py)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import threading
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from debforge import rootfs
+from debforge.cache import Cache, atomic_write_bytes, key
+from debforge.dists import Target, make_target
+from debforge.errors import CommandError, ContainerError
+from debforge.report import Reporter
+
+if TYPE_CHECKING:
+    import docker
+    import docker.models.containers
+
+IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
+# Bump when the bootstrap below changes: it is part of every image tag.
+IMAGE_FORMAT = 1
+LABEL = "org.debforge"
+
+# Run once inside the new system, as root, under QEMU when the target is foreign. It does what a
+# bootstrap does after unpacking (debootstrap's second stage, mmdebstrap's essential step): run each
+# preinst as dpkg would for a fresh install, Essential packages first, then `dpkg --configure -a`,
+# which orders the postinsts by dependencies and moves the `.dpkg-new` conffiles into place.
+_CONFIGURE = r"""#!/bin/sh
+set -e
+export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true LC_ALL=C.UTF-8
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d  # invoke-rc.d: start no services (policy-rc.d)
+chmod 755 /usr/sbin/policy-rc.d
+# apt's source cache of the pre-filled lists does not depend on dpkg's status: build it beside the
+# configure step (a second core; without the dpkg lock dpkg needs, and without pkgcache.bin, which
+# holds the status), then only the status is merged at the end.
+lists=$(ls /var/lib/apt/lists/ | grep -c _Packages || true)
+if [ "$lists" -gt 0 ]; then apt-cache -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= gencaches >/dev/null & fi
+arch=$(dpkg --print-architecture)
+while read -r pkg info; do
+  DPKG_MAINTSCRIPT_PACKAGE=$pkg DPKG_MAINTSCRIPT_NAME=preinst DPKG_ADMINDIR=/var/lib/dpkg DPKG_ROOT= \
+    DPKG_MAINTSCRIPT_ARCH=$arch /var/lib/dpkg/info/$info.preinst install
+done < /debforge/preinst
+dpkg --configure -a
+ldconfig  # libc-bin's trigger: unpacking outside dpkg activated none
+rm -f /usr/sbin/policy-rc.d
+rm -rf /debforge /var/log/dpkg.log /var/log/apt/*
+# apt's binary cache, built once here rather than by every emulated apt run in the image.
+if [ "$lists" -gt 0 ]; then wait; apt-cache gencaches >/dev/null; fi
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageDefinition:
+    """One image of images/<name>/image.toml, parametrised by a Target."""
+
+    name: str
+    host_arch: bool  # True: built for the machine's own arch (the builder), else for the target
+    packages: tuple[str, ...]
+    apt_lists: bool
+    files: Path | None
+    digest: str
+    extras: Mapping[str, str]  # the dist table's other strings, e.g. the builder's `rustc` and `std`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    """A Docker image debforge built: its tag (content-addressed), id, platform and closure."""
+
+    tag: str
+    id: str
+    platform: str
+    closure_key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecResult:
+    """What a command run in a container left behind."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def text(self) -> str:
+        """stdout as text."""
+        return self.stdout.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- image definitions
+
+
+def load_definition(name: str, target: Target, *, images_dir: Path = IMAGES_DIR) -> ImageDefinition:
+    """Read images/<name>/image.toml; `{triplet}` and `{arch}` are filled from the target."""
+    path = images_dir / name / "image.toml"
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ContainerError(f"cannot read image definition {path}: {exc}") from exc
+    per_dist = data.get("dist", {}).get(target.dist, {})
+    words = {"triplet": target.gnu_triplet, "arch": target.arch, "dist": target.dist}
+    packages = [p.format(**words) for p in (*data.get("packages", ()), *per_dist.get("packages", ()))]
+    files = images_dir / name / "files"
+    digest = key(
+        {"toml": raw.decode(), "files": _files_digest(files), "format": IMAGE_FORMAT, "sh": _CONFIGURE}
+    )
+    return ImageDefinition(
+        name=name,
+        host_arch=data.get("arch") == "host",
+        packages=tuple(packages),
+        apt_lists=bool(data.get("apt_lists", True)),
+        files=files if files.is_dir() else None,
+        digest=digest,
+        extras={k: v for k, v in per_dist.items() if isinstance(v, str)},
+    )
+
+
+def _files_digest(files: Path) -> list[tuple[str, str]]:
+    if not files.is_dir():
+        return []
+    return sorted(
+        (str(p.relative_to(files)), key(p.read_bytes().hex())) for p in files.rglob("*") if p.is_file()
+    )
+
+
+# --------------------------------------------------------------------------- docker client
+
+
+def docker_client() -> docker.DockerClient:
+    """A client for the engine DOCKER_HOST names (docker-py's from_env), or ContainerError."""
+    import docker  # noqa: PLC0415 - docker-py is only needed by commands that use containers
+
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise ContainerError(
+            f"cannot talk to the Docker engine: {exc}",
+            hint="start dockerd (scripts/setup-host.sh does) or set DOCKER_HOST to a running engine",
+        ) from exc
+    return client
+
+
+def find_image(tag: str) -> Image | None:
+    """The image with this tag, if the engine has it."""
+    import docker  # noqa: PLC0415 - see docker_client
+
+    try:
+        img = docker_client().images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None
+    attrs: dict[str, Any] = img.attrs
+    labels = (attrs.get("Config") or {}).get("Labels") or {}
+    platform = f"{attrs.get('Os', 'linux')}/{attrs.get('Architecture', '')}"
+    return Image(tag=tag, id=str(img.id), platform=platform, closure_key=labels.get(f"{LABEL}.closure", ""))
+
+
+# --------------------------------------------------------------------------- containers
+
+
+class Container:
+    """A running container: exec commands, copy files in and out. Made by `open_container`."""
+
+    def __init__(self, handle: docker.models.containers.Container) -> None:
+        self.handle = handle
+
+    def exec(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+        user: str = "",
+        check: bool = True,
+    ) -> ExecResult:
+        """Run argv inside; raise CommandError on a non-zero exit when `check`."""
+        res = self.handle.exec_run(
+            list(argv), environment=dict(env or {}), workdir=workdir, user=user, demux=True
+        )
+        out, err = res.output if isinstance(res.output, tuple) else (None, None)
+        code = -1 if res.exit_code is None else int(res.exit_code)
+        done = ExecResult(
+            argv=tuple(argv), returncode=code, stdout=bytes(out or b""), stderr=bytes(err or b"")
+        )
+        if check and done.returncode != 0:
+            tail = (done.stderr or done.stdout).decode("utf-8", "replace")
+            raise CommandError(done.argv, done.returncode, "\n".join(tail.splitlines()[-20:]))
+        return done
+
+    def put(self, src: Path, dest: PurePosixPath) -> None:
+        """Copy a host file or directory into directory `dest` (created), through the archive API."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(src, arcname=src.name)
+        self.put_tar(buf.getvalue(), dest)
+
+    def put_files(self, files: Mapping[str, bytes], dest: PurePosixPath, *, mode: int = 0o644) -> None:
+        """Write in-memory files (relative names) into directory `dest`."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), mode
+                tar.addfile(info, io.BytesIO(data))
+        self.put_tar(buf.getvalue(), dest)
+
+    def put_tar(self, data: bytes, dest: PurePosixPath) -> None:
+        """Unpack a tar archive into directory `dest` inside the container."""
+        self.exec(["mkdir", "-p", str(dest)])
+        if not self.handle.put_archive(str(dest), data):
+            raise ContainerError(f"cannot copy files into {dest} in container {self.handle.short_id}")
+
+    def get(self, src: PurePosixPath, dest: Path) -> Path:
+        """Copy a file or directory out of the container into host directory `dest`; return its path."""
+        import docker  # noqa: PLC0415 - see docker_client
+
+        try:
+            stream, _ = self.handle.get_archive(str(src))
+        except docker.errors.NotFound as exc:
+            raise ContainerError(f"{src} does not exist in container {self.handle.short_id}") from exc
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile() as tmp:
+            for chunk in stream:
+                tmp.write(chunk)
+            tmp.seek(0)
+            with tarfile.open(fileobj=tmp, mode="r|") as tar:
+                tar.extractall(dest, filter="data")  # the data filter refuses links and names out of dest
+        return dest / src.name
+
+
+@contextlib.contextmanager
+def open_container(
+    image: Image | str, *, env: Mapping[str, str] | None = None, network: bool = True
+) -> Iterator[Container]:
+    """Create and start a container that idles until removed; it is always removed afterwards."""
+    import docker  # noqa: PLC0415 - see docker_client
+
+    client = docker_client()
+    ref = image.tag if isinstance(image, Image) else image
+    platform = image.platform if isinstance(image, Image) else None
+    try:
+        handle = client.containers.create(
+            ref, ["sleep", "infinity"], detach=True, environment=dict(env or {}), platform=platform,
+            network_mode="bridge" if network else "none", labels={LABEL: "1"},
+        )  # fmt: skip
+    except docker.errors.DockerException as exc:
+        raise ContainerError(f"cannot create a container from {ref}: {exc}") from exc
+    try:
+        handle.start()
+        yield Container(handle)
+    finally:
+        with contextlib.suppress(docker.errors.DockerException):
+            handle.remove(force=True)
+
+
+def run_in_container(
+    image: Image | str,
+    argv: Sequence[str],
+    *,
+    files: Mapping[PurePosixPath, Path] | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> ExecResult:
+    """One command in a fresh container, after copying `files` (dest directory → host path) in."""
+    with open_container(image, env=env) as box:
+        for dest, src in (files or {}).items():
+            box.put(src, dest)
+        return box.exec(argv, env=env, check=check)
+
+
+# --------------------------------------------------------------------------- building images
+
+
+def build_image(
+    target: Target,
+    cache: Cache,
+    reporter: Reporter,
+    *,
+    packages: Sequence[str] = (),
+    tag: str | None = None,
+    definition: str = "runtime",
+) -> Image:
+    """A configured Debian system of `target` as a Docker image with the right platform; reused by content."""
+    from debforge.archive import fetch_index  # noqa: PLC0415 - keeps `import debforge.container` light
+
+    image_def = load_definition(definition, target)
+    image_target = host_target(target) if image_def.host_arch else target
+    index = fetch_index(image_target, cache, reporter)
+    closure = resolve_bootstrap(index, (*image_def.packages, *packages), cache=cache)
+    content = key({"closure": closure.key, "definition": image_def.digest, "packages": sorted(packages)})
+    content_tag = f"debforge/{target.dist}-{target.arch}-{image_def.name}:{content[:20]}"
+    found = find_image(content_tag)
+    if found is None:
+        found = _build(image_target, cache, reporter, image_def, closure=closure, tag=content_tag)
+    if tag:
+        docker_client().images.get(content_tag).tag(tag)
+    return found
+
+
+def host_target(target: Target) -> Target:
+    """The same dist and mirrors for this machine's own architecture (where the builder runs)."""
+    arch = _HOST_ARCH.get(os.uname().machine)
+    if arch is None:
+        raise ContainerError(f"debforge does not know the Debian architecture of a {os.uname().machine} host")
+    return make_target(
+        target.dist, arch, mirror=target.mirror, security_mirror=target.suites[-1].mirror,
+        components=target.components, keyring=target.keyring,
+    )  # fmt: skip
+
+
+def extract_rust_std(target: Target, cache: Cache, reporter: Reporter) -> Path:
+    """The target's Rust std, pinned `=` to the builder's rustc, unpacked alone into a cached tree: pass
+    `--sysroot=<tree>/usr` as a target rustflag (apt would add 220 MiB of target LLVM, notes S8)."""
+    from debforge.archive import fetch_index  # noqa: PLC0415 - see build_image
+
+    builder = load_definition("builder", target)
+    rustc_name, std_name = builder.extras["rustc"], builder.extras["std"]
+    rustc = fetch_index(host_target(target), cache, reporter).candidate(rustc_name)
+    if rustc is None:
+        raise ContainerError(f"{target.dist} has no {rustc_name} for this machine's architecture")
+    std = [r for r in fetch_index(target, cache, reporter).versions(std_name) if r.version == rustc.version]
+    if not std:
+        raise ContainerError(
+            f"{std_name}:{target.arch} {rustc.version} (= {rustc_name}'s version) is not in the archive"
+        )
+    closure = _Fixed(packages=(std[0],), key=key(["rust-std", std[0].sha256]))
+    return rootfs.build_sysroot(closure, target, cache, reporter, read_only=True).path
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """A closure of exactly these records (no dependencies followed)."""
+
+    packages: tuple[Any, ...]
+    key: str
+
+
+def resolve_bootstrap(index: Any, extra: Sequence[str], *, cache: Cache | None = None) -> rootfs.ClosureLike:
+    """What mmdebstrap's minbase installs (Essential, Priority: required, apt) plus `extra`.
+
+    usr-is-merged comes first so the resolver takes it for init-system-helpers' `usrmerge |
+    usr-is-merged`: the tree is merged already, and usrmerge would drag perl in.
+    """
+    from debforge.resolve import resolve_closure  # noqa: PLC0415 - rootfs/container sit after resolve
+
+    base = _bootstrap_names(index, cache)
+    wanted = list(dict.fromkeys(["usr-is-merged", *base, "apt", *extra]))
+    closure: rootfs.ClosureLike = resolve_closure(index, wanted)
+    return closure
+
+
+def _bootstrap_names(index: Any, cache: Cache | None) -> list[str]:
+    """Essential and Priority: required names (a scan of every record), remembered per signed index."""
+    state = cache.state(f"bootstrap-{index.release_key}.json") if cache is not None else None
+    if state is not None and state.is_file():
+        return list(json.loads(state.read_text()))
+    names = sorted(
+        n
+        for n in index.names()
+        if (c := index.candidate(n)) is not None and (c.essential or c.priority == "required")
+    )
+    if state is not None:
+        atomic_write_bytes(state, json.dumps(names).encode())
+    return names
+
+
+def _build(
+    target: Target, cache: Cache, reporter: Reporter, image_def: ImageDefinition, *, closure: Any, tag: str
+) -> Image:
+    records = tuple(closure.packages)
+    debs = rootfs.fetch_debs(records, cache, reporter)
+    work = cache.tempdir("image-")
+    try:
+        root = work / "root"
+        root.mkdir()
+        with reporter.step(f"Unpacking {len(records)} packages"):
+            rootfs.fill_tree(root, records, debs, target, configured=False)
+            _add_bootstrap_files(root, records, target, image_def, cache)
+        with reporter.step(f"Configuring {target.dist}/{target.arch} in a container"):
+            _docker_build(root, work, target, tag, closure.key)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    found = find_image(tag)
+    if found is None:
+        raise ContainerError(f"the engine built {tag} but does not list it")
+    return found
+
+
+def _add_bootstrap_files(
+    root: Path, records: Sequence[Any], target: Target, image_def: ImageDefinition, cache: Cache
+) -> None:
+    boot = root / "debforge"
+    boot.mkdir()
+    (boot / "configure").write_text(_CONFIGURE)
+    (boot / "configure").chmod(0o755)
+    # Essential packages first, as debootstrap and mmdebstrap install them before the rest.
+    ordered = sorted(records, key=lambda r: not r.essential)
+    info = root / "var/lib/dpkg/info"
+    lines = [f"{r.name} {n}" for r in ordered if (info / f"{(n := rootfs.info_name(r))}.preinst").exists()]
+    (boot / "preinst").write_text("".join(f"{line}\n" for line in lines))
+    write_apt_sources(root, target)
+    if image_def.apt_lists:
+        prefill_apt_lists(root, target, cache)
+    if image_def.files is not None:
+        shutil.copytree(image_def.files, root, symlinks=True, dirs_exist_ok=True)
+
+
+def write_apt_sources(root: Path, target: Target) -> None:
+    """deb822 sources for the target's suites on its mirrors, signed by the keyring debforge verified with."""
+    keyring = PurePosixPath("/etc/apt/keyrings/debforge-archive.gpg")
+    dest = root / str(keyring).lstrip("/")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(target.keyring, dest)
+    by_mirror: dict[str, list[str]] = {}
+    for suite in target.suites:
+        by_mirror.setdefault(suite.mirror, []).append(suite.name)
+    stanzas = [
+        f"Types: deb\nURIs: {mirror}\nSuites: {' '.join(names)}\nComponents: {' '.join(target.components)}\n"
+        f"Signed-By: {keyring}\n"
+        for mirror, names in by_mirror.items()
+    ]
+    sources = root / "etc/apt/sources.list.d/debian.sources"
+    sources.parent.mkdir(parents=True, exist_ok=True)
+    sources.write_text("\n".join(stanzas))
+
+
+def _lists_name(url: str) -> str:
+    """apt's URItoFileName: scheme dropped, `/` → `_` (apt-pkg/acquire-item.cc).
+
+    >>> _lists_name("http://deb.debian.org/debian/dists/bookworm/InRelease")
+    'deb.debian.org_debian_dists_bookworm_InRelease'
+    """
+    return url.split("://", 1)[-1].replace("/", "_")
+
+
+def prefill_apt_lists(root: Path, target: Target, cache: Cache) -> None:
+    """Copy the InRelease and Packages files debforge verified into /var/lib/apt/lists, so apt inside
+    works without an emulated `apt-get update` (apt reads `.xz` lists as they are)."""
+    from debforge.archive.fetch import Net, index_entry, release_of, suite_state  # noqa: PLC0415 - see above
+    from debforge.report import NullReporter  # noqa: PLC0415 - no progress for cache reads
+
+    lists = root / "var/lib/apt/lists"
+    (lists / "partial").mkdir(parents=True, exist_ok=True)
+    for suite in target.suites:
+        state = suite_state(
+            suite, target.keyring, cache, NullReporter(), Net(), ttl=0, offline=True, refresh=False
+        )
+        shutil.copyfile(cache.blob(state.inrelease), lists / _lists_name(f"{suite.base_url}/InRelease"))
+        release = release_of(state, cache)
+        for component in suite.components:
+            entry = index_entry(release, component, f"binary-{target.arch}/Packages")
+            if entry is not None and cache.has_blob(entry.sha256):
+                suffix = PurePosixPath(entry.path).suffix if entry.path.endswith((".xz", ".gz")) else ""
+                name = _lists_name(f"{suite.base_url}/{component}/binary-{target.arch}/Packages{suffix}")
+                shutil.copyfile(cache.blob(entry.sha256), lists / name)
+
+
+def _write_context(context: Path, dockerfile: bytes, root: Path) -> None:
+    """The build context, a tar of `Dockerfile` and `rootfs.tar`, written in one pass: the inner tar
+    is streamed in place and its header filled in once its size is known (no 150 MB copy)."""
+    with context.open("w+b") as fh:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        fh.write(info.tobuf(tarfile.GNU_FORMAT) + dockerfile + b"\0" * (-len(dockerfile) % 512))
+        header_at = fh.tell()
+        fh.write(b"\0" * 512)
+        with tarfile.open(fileobj=fh, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for entry in sorted(root.iterdir()):
+                tar.add(entry, arcname=entry.name)
+        end = fh.tell()
+        inner = tarfile.TarInfo("rootfs.tar")
+        inner.size = end - header_at - 512
+        fh.seek(header_at)
+        fh.write(inner.tobuf(tarfile.GNU_FORMAT))
+        fh.seek(end)
+        fh.write(b"\0" * (-end % 512) + b"\0" * 1024)  # end of archive: two zero blocks
+
+
+def _docker_build(root: Path, work: Path, target: Target, tag: str, closure_key: str) -> None:
+    """`FROM scratch` + `ADD rootfs.tar /` + the bootstrap RUN, through the legacy builder, which
+    (unlike `docker import --platform`) records the platform we ask for in the image config."""
+    import docker  # noqa: PLC0415 - see docker_client
+
+    dockerfile = (
+        'FROM scratch\nADD rootfs.tar /\nRUN ["/debforge/configure"]\n'
+        f'LABEL {LABEL}.closure="{closure_key}" {LABEL}.target="{target.dist}/{target.arch}"\n'
+        'ENV LANG=C.UTF-8\nCMD ["bash"]\n'
+    )
+    context = work / "context.tar"
+    _write_context(context, dockerfile.encode(), root)
+    # The tree is in the context now: delete it while the engine works (it takes seconds on busy disks).
+    cleaner = threading.Thread(target=shutil.rmtree, args=(root,), kwargs={"ignore_errors": True})
+    cleaner.start()
+    client = docker_client()
+    try:
+        with context.open("rb") as fh:
+            client.images.build(
+                fileobj=fh, custom_context=True, tag=tag, platform=target.docker_platform, rm=True,
+                forcerm=True, pull=False,
+            )  # fmt: skip
+    except docker.errors.BuildError as exc:
+        lines = [str(chunk.get("stream") or chunk.get("error") or "").rstrip() for chunk in exc.build_log]
+        tail = "\n".join(line for line in lines if line)[-2000:]
+        raise ContainerError(
+            f"configuring the {target.dist}/{target.arch} image failed: {exc.msg}\n{tail}"
+        ) from exc
+    except docker.errors.APIError as exc:
+        raise ContainerError(f"the Docker engine refused to build {tag}: {exc}") from exc
+    finally:
+        cleaner.join()
+
+
+# --------------------------------------------------------------------------- doctor checks
+
+Check = tuple[bool, str, str]  # (ok, what was found, the exact fix when not ok)
+_HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "i686": "i386", "riscv64": "riscv64"}
+
+
+def check_binfmt(target: Target, *, binfmt: Path = Path("/proc/sys/fs/binfmt_misc")) -> Check:
+    """Is qemu-<arch> registered with binfmt_misc, enabled, and with the F flag containers need?"""
+    if _HOST_ARCH.get(os.uname().machine) == target.arch:
+        return True, f"{target.arch} is this machine's own architecture: no emulation needed", ""
+    name = f"qemu-{target.qemu_arch}"
+    if not (binfmt / "status").exists():
+        return (
+            False,
+            "binfmt_misc is not mounted",
+            "sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc",
+        )
+    entry = binfmt / name
+    if not entry.exists():
+        fix = f"sudo apt install qemu-user-static binfmt-support && sudo update-binfmts --import {name}"
+        return False, f"no binfmt_misc entry {name}: {target.arch} programs cannot run", fix
+    lines = entry.read_text().splitlines()
+    if not lines or lines[0] != "enabled":
+        return False, f"binfmt_misc entry {name} is disabled", f"sudo update-binfmts --enable {name}"
+    flags = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("flags:")), "")
+    if "F" not in flags:
+        # Without F the kernel opens the interpreter lazily, by a path that does not exist inside containers.
+        fix = f"sudo update-binfmts --disable {name} && sudo apt install --reinstall qemu-user-static"
+        return False, f"binfmt_misc entry {name} lacks the F (fix binary) flag containers need", fix
+    return True, f"{name} registered, enabled, flags {flags}", ""
+
+
+def check_docker_target(target: Target) -> Check:
+    """Can the engine run a container of the target's platform (tried in a debforge image of it)?"""
+    try:
+        client = docker_client()
+    except ContainerError as exc:
+        return False, str(exc), exc.hint or ""
+    found = client.images.list(filters={"label": f"{LABEL}.target={target.dist}/{target.arch}"})
+    if not found:
+        fix = f"debforge image --dist {target.dist} --arch {target.arch}"
+        return True, f"Docker answers; no {target.dist}/{target.arch} image yet to try a container in", fix
+    tag = found[0].tags[0] if found[0].tags else str(found[0].id)
+    try:
+        out = run_in_container(
+            Image(tag=tag, id="", platform=target.docker_platform, closure_key=""), ["uname", "-m"]
+        )
+    except (ContainerError, CommandError) as exc:
+        return (
+            False,
+            f"a {target.docker_platform} container does not run: {exc}",
+            "run debforge doctor's binfmt fix",
+        )
+    machine = out.text.strip()
+    ok = machine == target.qemu_arch
+    return (
+        ok,
+        f"a {target.docker_platform} container runs and reports {machine}",
+        "" if ok else "check binfmt",
+    )
+
+
+def check_cache_disk(cache_root: Path, *, need_gib: float = 4.0) -> Check:
+    """Is there room for .debs, trees and image builds (a runtime image build needs about 1 GiB)?"""
+    probe = next((p for p in (cache_root, *cache_root.parents) if p.exists()), Path("/"))
+    free = shutil.disk_usage(probe).free / 2**30
+    if free < need_gib:
+        return (
+            False,
+            f"{free:.1f} GiB free at {probe}",
+            f"free space or pass --cache-dir on a disk with {need_gib:g} GiB",
+        )
+    return True, f"{free:.1f} GiB free at {probe}", ""

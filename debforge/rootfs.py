@@ -1,0 +1,546 @@
+"""Closure → Sysroot: .debs unpacked safely into a merged-/usr tree with a dpkg database, cached."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Protocol
+
+import zstandard
+
+from debforge.archive import download_packages, fetch_index
+from debforge.archive.index import PackageRecord
+from debforge.cache import Cache, key
+from debforge.dists import Target
+from debforge.errors import RootfsError
+from debforge.report import Reporter
+from debforge.resolve import resolve_closure
+
+# Bump when the layout of the trees written here changes: it is part of every tree key.
+ROOTFS_FORMAT = 1
+# What a linker needs besides the requested packages: libc6-dev brings crt1.o/crti.o/crtn.o, libc.so,
+# libc_nonshared.a, libm/libpthread stubs and the headers (with linux-libc-dev, libcrypt-dev through its
+# Depends); libgcc-s1 brings libgcc_s.so.1, which Rust's std links with -lgcc_s. The gcc runtime objects
+# (crtbegin.o, libgcc.a) come from the cross compiler's own libgcc-N-dev-<arch>-cross, not the sysroot.
+SYSROOT_BASE = ("libc6-dev", "libgcc-s1")
+# The top-level directories a merged-/usr system turns into symlinks (usrmerge's list; usr-is-merged
+# checks bin, sbin and lib). bookworm and trixie are merged; the others are made only when used.
+_MERGED_ALWAYS = ("bin", "sbin", "lib")
+_MERGED_LAZY = ("lib32", "lib64", "libx32", "libo32")
+_MERGED_DISTS = frozenset({"bookworm", "trixie"})
+# control.tar members that dpkg keeps in /var/lib/dpkg/info (dpkg's own list, minus control itself).
+_INFO_FILES = (
+    "conffiles", "md5sums", "shlibs", "symbols", "triggers",
+    "preinst", "postinst", "prerm", "postrm", "config", "templates",
+)  # fmt: skip
+_MAX_LINK_HOPS = 40  # as the kernel's MAXSYMLINKS
+
+
+class ClosureLike(Protocol):
+    """What rootfs needs of a resolver Closure: the exact records and a key naming them."""
+
+    @property
+    def packages(self) -> tuple[PackageRecord, ...]:
+        """Every record of the closure."""
+
+    @property
+    def key(self) -> str:
+        """A hash of the exact closure."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sysroot:
+    """A Debian tree of one exact closure: `path` is the cached tree (read-only) or a private clone."""
+
+    path: Path
+    target: Target
+    closure_key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unpacked:
+    """What one .deb left in the tree: its control files and the paths dpkg would list."""
+
+    package: str
+    control: dict[str, bytes]
+    paths: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Tree:
+    """Extraction state of one tree: root, layout and the absolute symlinks to rewrite at the end."""
+
+    root: Path
+    merged_usr: bool
+    as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
+    absolute_links: dict[Path, str] = field(default_factory=dict)
+    real_dirs: dict[tuple[str, ...], Path] = field(default_factory=dict)  # never invalidated: dirs stay dirs
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def build_sysroot(
+    closure: ClosureLike, target: Target, cache: Cache, reporter: Reporter, *, read_only: bool = False
+) -> Sysroot:
+    """The tree of `closure` (cached by its key); `read_only` returns the cache entry itself, else a clone."""
+    debs = fetch_debs(closure.packages, cache, reporter)
+    tree_key = key({"format": ROOTFS_FORMAT, "kind": "sysroot", "closure": closure.key, "dist": target.dist})
+    with reporter.step(f"Unpacking {len(closure.packages)} packages"):
+        path = cache.build_tree(
+            tree_key, lambda work: fill_tree(work, closure.packages, debs, target, configured=True)
+        )
+    if not read_only:
+        clone = cache.tempdir("sysroot-") / "root"
+        clone_tree(path, clone)
+        path = clone
+    return Sysroot(path=path, target=target, closure_key=closure.key)
+
+
+def export_tree(sysroot: Sysroot, out: Path) -> Path:
+    """Copy the sysroot to `out` cheaply (hard links; plain copies across filesystems)."""
+    if out.exists() and any(out.iterdir()):
+        raise RootfsError(f"{out} exists and is not empty", hint="choose a new --out directory or empty it")
+    clone_tree(sysroot.path, out)
+    return out
+
+
+def make_sysroot(
+    target: Target, packages: Sequence[str], cache: Cache, reporter: Reporter, *, out: Path | None = None
+) -> Sysroot:
+    """`debforge sysroot PKG... [--out DIR]`: resolve PKGs plus SYSROOT_BASE, build (or reuse) the tree,
+    and export it to `out` (else return the read-only cached tree)."""
+    index = fetch_index(target, cache, reporter)
+    closure = resolve_closure(index, [*packages, *SYSROOT_BASE])
+    sysroot = build_sysroot(closure, target, cache, reporter, read_only=True)
+    if out is None:
+        return sysroot
+    with reporter.step(f"Linking the tree into {out}"):
+        return replace(sysroot, path=export_tree(sysroot, out))
+
+
+def fetch_debs(records: Sequence[PackageRecord], cache: Cache, reporter: Reporter) -> dict[str, Path]:
+    """The verified .deb of every record (sha256 → blob path), downloaded in parallel when missing."""
+    return download_packages(list(records), cache, reporter)
+
+
+def fill_tree(
+    root: Path,
+    records: Sequence[PackageRecord],
+    debs: dict[str, Path],
+    target: Target,
+    *,
+    configured: bool,
+) -> None:
+    """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap)."""
+    tree = _Tree(root=root, merged_usr=target.dist in _MERGED_DISTS)
+    _prepare_layout(tree)
+    done: list[tuple[PackageRecord, Unpacked]] = []
+    for record in records:
+        done.append((record, unpack_deb(debs[record.sha256], tree, package=record.name)))
+    _rewrite_absolute_links(tree)
+    write_dpkg_database(root, done, target.arch, configured=configured)
+
+
+def clone_tree(src: Path, dest: Path) -> None:
+    """Recreate `src` at `dest` with hard-linked files (like `cp -al`), copying when links cannot cross."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        for name in (*dirnames, *filenames):
+            s, d = Path(dirpath) / name, dest / rel / name
+            st = s.lstat()
+            if stat.S_ISDIR(st.st_mode):
+                d.mkdir(mode=0o700)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                d.symlink_to(s.readlink())
+            else:
+                _link_or_copy(s, d)
+        _copy_dir_meta(Path(dirpath), dest / rel)
+
+
+# --------------------------------------------------------------------------- reading a .deb
+
+
+class _Slice(io.RawIOBase):
+    """A read-only window on one ar member, so a decompressor cannot read past its end."""
+
+    def __init__(self, fh: IO[bytes], size: int) -> None:
+        self._fh, self._left = fh, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]  # RawIOBase accepts any buffer
+        n = self._fh.readinto(memoryview(buf)[: min(len(buf), self._left)])  # type: ignore[attr-defined]  # files have readinto
+        self._left -= n
+        return int(n)
+
+
+def _ar_members(fh: IO[bytes], deb: Path) -> Iterator[tuple[str, int]]:
+    """(name, size) of each ar member, leaving `fh` at the member's data (deb(5): ar with 60-byte headers)."""
+    if fh.read(8) != b"!<arch>\n":
+        raise RootfsError(f"{deb.name} is not a Debian package (no ar header)")
+    while header := fh.read(60):
+        if len(header) < 60:  # noqa: PLR2004 - ar header size
+            raise RootfsError(f"{deb.name} is truncated")
+        name, size = header[:16].decode().strip().rstrip("/"), int(header[48:58])
+        start = fh.tell()
+        yield name, size
+        fh.seek(start + size + size % 2)  # members are 2-byte aligned
+
+
+@contextlib.contextmanager
+def _open_member_tar(fh: IO[bytes], name: str, size: int, deb: Path) -> Iterator[tarfile.TarFile]:
+    """A streaming tar reader on a compressed control/data member (dpkg accepts xz, zst, gz, none)."""
+    compressed: IO[bytes] = io.BufferedReader(_Slice(fh, size), 1 << 16)
+    raw: IO[bytes] | gzip.GzipFile = compressed
+    with contextlib.ExitStack() as stack:
+        if name.endswith(".xz"):
+            raw = stack.enter_context(lzma.LZMAFile(compressed))
+        elif name.endswith(".zst"):
+            raw = stack.enter_context(zstandard.ZstdDecompressor().stream_reader(compressed))
+        elif name.endswith(".gz"):
+            raw = stack.enter_context(gzip.GzipFile(fileobj=compressed))
+        elif not name.endswith(".tar"):
+            raise RootfsError(f"{deb.name}: unsupported member compression {name}")
+        with tarfile.open(fileobj=raw, mode="r|") as tar:
+            yield tar
+
+
+def unpack_deb(deb: Path, tree: _Tree, *, package: str) -> Unpacked:
+    """Read control.tar into memory and extract data.tar safely into the tree."""
+    control: dict[str, bytes] = {}
+    paths: list[str] = []
+    files: list[tuple[str, Path]] = []
+    with deb.open("rb") as fh:
+        for name, size in _ar_members(fh, deb):
+            if name.startswith("control.tar"):
+                with _open_member_tar(fh, name, size, deb) as tar:
+                    control = _read_control(tar)
+            elif name.startswith("data.tar"):
+                with _open_member_tar(fh, name, size, deb) as tar:
+                    paths = _extract_data(tar, tree, package, files)
+    if "control" not in control:
+        raise RootfsError(f"{deb.name} has no control file")
+    if "md5sums" not in control:
+        control["md5sums"] = _md5sums(files, control.get("conffiles", b""))
+    return Unpacked(package=package, control=control, paths=tuple(paths))
+
+
+def _read_control(tar: tarfile.TarFile) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for member in tar:
+        name = member.name.removeprefix("./")
+        if member.isfile() and name in {"control", *_INFO_FILES}:
+            data = tar.extractfile(member)
+            files[name] = data.read() if data else b""
+    return files
+
+
+# --------------------------------------------------------------------------- safe extraction
+
+
+def _hostile(package: str, member: str, why: str) -> RootfsError:
+    return RootfsError(
+        f"refusing to unpack {package}: member {member!r} {why}",
+        hint="the .deb is malformed or hostile; debforge never writes outside the tree",
+    )
+
+
+def _member_parts(name: str, package: str) -> tuple[str, ...]:
+    """The path components of a tar member name; reject absolute names and `..` (dpkg does too)."""
+    if name.startswith("/"):
+        raise _hostile(package, name, "has an absolute name")
+    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise _hostile(package, name, "contains '..'")
+    return parts
+
+
+def _prepare_layout(tree: _Tree) -> None:
+    tree.root.chmod(0o755)
+    if tree.merged_usr:
+        # As debootstrap and usr-is-merged expect: /bin → usr/bin etc. before any package lands.
+        for top in _MERGED_ALWAYS:
+            (tree.root / "usr" / top).mkdir(parents=True, exist_ok=True)
+            (tree.root / top).symlink_to(f"usr/{top}")
+        (tree.root / "usr").chmod(0o755)
+
+
+def _placed(tree: _Tree, parts: tuple[str, ...]) -> tuple[str, ...]:
+    """Where a path lands on a merged-/usr system: /bin/x is written as /usr/bin/x."""
+    if not (tree.merged_usr and parts and parts[0] in (*_MERGED_ALWAYS, *_MERGED_LAZY)):
+        return parts
+    if parts[0] in _MERGED_LAZY and not (tree.root / parts[0]).is_symlink():
+        (tree.root / "usr" / parts[0]).mkdir(mode=0o755, exist_ok=True)
+        (tree.root / parts[0]).symlink_to(f"usr/{parts[0]}")
+    return ("usr", *parts)
+
+
+def _resolve_dir(tree: _Tree, parts: Sequence[str], package: str, member: str) -> Path:
+    """The real directory for `parts` inside the tree, creating missing ones. Symlinks are followed as the
+    kernel would (dpkg follows directory symlinks), but only relative ones that stay inside the tree."""
+    known = tree.real_dirs.get(tuple(parts))
+    if known is not None:
+        return known
+    real: list[str] = []  # components of a real directory below the root: ".." pops one
+    todo, hops = list(parts), 0
+    while todo:
+        part = todo.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not real:
+                raise _hostile(package, member, "would be written through a symlink out of the tree")
+            real.pop()
+            continue
+        nxt = tree.root.joinpath(*real, part)
+        try:
+            mode = nxt.lstat().st_mode
+        except FileNotFoundError:
+            nxt.mkdir(mode=0o755)
+            mode = stat.S_IFDIR
+        if stat.S_ISDIR(mode):
+            real.append(part)
+        elif stat.S_ISLNK(mode):
+            hops += 1
+            target = str(nxt.readlink())
+            if target.startswith("/") or hops > _MAX_LINK_HOPS:
+                why = (
+                    "a symlink loop" if hops > _MAX_LINK_HOPS else f"the absolute symlink {part} -> {target}"
+                )
+                raise _hostile(package, member, f"would be written through {why}")
+            todo = target.split("/") + todo
+        else:
+            raise _hostile(package, member, f"needs {nxt.relative_to(tree.root)} to be a directory")
+    cur = tree.root.joinpath(*real)
+    tree.real_dirs[tuple(parts)] = cur
+    return cur
+
+
+def _md5sums(files: list[tuple[str, Path]], conffiles: bytes) -> bytes:
+    """What dpkg writes for a package that ships no md5sums: every regular file except conffiles."""
+    skip = {line.split()[-1].lstrip("/") for line in conffiles.decode().splitlines() if line.split()}
+    lines = []
+    for name, real in files:
+        if name not in skip:
+            lines.append(f"{hashlib.md5(real.read_bytes()).hexdigest()}  {name}\n")  # noqa: S324 - dpkg's format
+    return "".join(lines).encode()
+
+
+def _extract_data(
+    tar: tarfile.TarFile, tree: _Tree, package: str, files: list[tuple[str, Path]]
+) -> list[str]:
+    """Extract every member; return the paths as dpkg lists them (package names, not merged ones) and
+    add each regular file to `files` as (name, where it landed)."""
+    paths = ["/."]
+    for member in tar:
+        parts = _member_parts(member.name, package)
+        if not parts:
+            continue  # "./" itself
+        paths.append("/" + "/".join(parts))
+        placed = _placed(tree, parts)
+        parent = _resolve_dir(tree, placed[:-1], package, member.name)
+        _extract_member(tar, member, tree, parent / placed[-1], package)
+        if member.isfile():
+            files.append(("/".join(parts), parent / placed[-1]))
+    return paths
+
+
+def _extract_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, tree: _Tree, dest: Path, package: str
+) -> None:
+    if member.isdir():
+        dest = _resolve_dir(tree, dest.relative_to(tree.root).parts, package, member.name)
+    elif member.isfile():
+        _write_file(tar, member, dest, package)
+    elif member.issym():
+        _clear(dest, package, member.name)
+        dest.symlink_to(member.linkname)
+        if member.linkname.startswith("/"):
+            tree.absolute_links[dest] = member.linkname
+    elif member.islnk():
+        _hard_link(tree, member, dest, package)
+    else:
+        raise _hostile(package, member.name, "is a device node or FIFO, which a package may not ship")
+    _apply_meta(tree, member, dest)
+
+
+def _clear(dest: Path, package: str, member: str) -> None:
+    """Remove what a later package replaces (dpkg overwrites files; a directory is a conflict)."""
+    try:
+        mode = dest.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        raise _hostile(package, member, "would replace a directory with a non-directory")
+    dest.unlink()
+
+
+def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, package: str) -> None:
+    _clear(dest, package, member.name)
+    src = tar.extractfile(member)
+    # O_NOFOLLOW|O_EXCL: the final component is created fresh, never followed.
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        if src is not None:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+
+def _hard_link(tree: _Tree, member: tarfile.TarInfo, dest: Path, package: str) -> None:
+    link = member.linkname
+    if link.startswith("/") or ".." in link.split("/"):
+        raise _hostile(package, member.name, f"is a hard link to {link}, out of the tree")
+    parts = _member_parts(link, package)
+    if not parts:
+        raise _hostile(package, member.name, "is a hard link to the tree's root")
+    placed = _placed(tree, parts)
+    source = _resolve_dir(tree, placed[:-1], package, member.name) / placed[-1]
+    if not source.is_file() or source.is_symlink():
+        raise _hostile(package, member.name, f"is a hard link to {member.linkname}, which is not a file here")
+    _clear(dest, package, member.name)
+    os.link(source, dest, follow_symlinks=False)
+
+
+def _apply_meta(tree: _Tree, member: tarfile.TarInfo, dest: Path) -> None:
+    if member.issym():
+        if tree.as_root:
+            os.chown(dest, member.uid, member.gid, follow_symlinks=False)
+        return
+    if tree.as_root:
+        os.chown(dest, member.uid, member.gid, follow_symlinks=False)  # chown first: it clears setuid
+    # Without root, keep the tree writable by its owner so it can be cleaned up and re-linked.
+    owner_bits = 0o700 if member.isdir() else 0o600
+    dest.chmod(member.mode & 0o7777 if tree.as_root else (member.mode & 0o1777) | owner_bits)
+    if not member.isdir():
+        os.utime(dest, (member.mtime, member.mtime), follow_symlinks=False)
+
+
+def _rewrite_absolute_links(tree: _Tree) -> None:
+    """Make absolute symlinks relative so the tree works from any mount point (as `symlinks -c`)."""
+    for link, target in tree.absolute_links.items():
+        if not link.is_symlink() or str(link.readlink()) != target:
+            continue  # replaced by a later package
+        placed = _placed(tree, _member_parts(target.lstrip("/"), "symlink"))
+        rel = os.path.relpath(Path(*placed) if placed else ".", link.parent.relative_to(tree.root))
+        link.unlink()
+        link.symlink_to(rel)
+
+
+# --------------------------------------------------------------------------- dpkg database
+
+
+def write_dpkg_database(
+    root: Path, unpacked: Iterable[tuple[PackageRecord, Unpacked]], arch: str, *, configured: bool
+) -> None:
+    """Write var/lib/dpkg as dpkg leaves it after unpacking (or after configuring, when `configured`)."""
+    admin = root / "var/lib/dpkg"
+    for sub in ("info", "updates", "triggers", "alternatives", "parts"):
+        (admin / sub).mkdir(parents=True, exist_ok=True)
+    stanzas: list[str] = []
+    interests: dict[str, list[str]] = {}
+    for record, unp in unpacked:
+        conffiles = _conffiles(root, unp, configured=configured)
+        stanzas.append(_status_stanza(unp.control["control"], conffiles, configured=configured))
+        _write_info(admin / "info", info_name(record), unp)
+        _collect_interests(unp, interests)
+    for name in ("available", "diversions", "statoverride"):
+        (admin / name).touch()
+    (admin / "arch").write_text(f"{arch}\n")
+    # Database layout 1 (dpkg ≥ 1.16.2): info files of Multi-Arch: same packages carry ":<arch>".
+    (admin / "info/format").write_text("1\n")
+    (admin / "status").write_text("\n".join(sorted(stanzas)))
+    _write_trigger_interests(admin / "triggers", interests)
+
+
+def info_name(record: PackageRecord) -> str:
+    """dpkg names info files `<pkg>:<arch>.*` for Multi-Arch: same packages, `<pkg>.*` otherwise."""
+    return f"{record.name}:{record.arch}" if record.multi_arch == "same" else record.name
+
+
+def _write_info(info: Path, name: str, unp: Unpacked) -> None:
+    (info / f"{name}.list").write_text("\n".join(unp.paths) + "\n")
+    for member in _INFO_FILES:
+        if member in unp.control:
+            path = info / f"{name}.{member}"
+            path.write_bytes(unp.control[member])
+            path.chmod(0o755 if member in {"preinst", "postinst", "prerm", "postrm", "config"} else 0o644)
+
+
+def _conffiles(root: Path, unp: Unpacked, *, configured: bool) -> list[tuple[str, str]]:
+    """(path, hash) for `Conffiles:`; unconfigured ones wait as `<file>.dpkg-new`, as dpkg leaves them."""
+    result = []
+    for line in unp.control.get("conffiles", b"").decode().splitlines():
+        words = line.split()
+        if not words or not words[-1].startswith("/"):
+            continue  # "remove-on-upgrade /path" flags (dpkg 1.20.1) have the path last
+        path = words[-1]
+        real = root / "/".join(_member_parts(path.lstrip("/"), unp.package))
+        if not real.is_file():
+            continue
+        if configured:
+            result.append((path, hashlib.md5(real.read_bytes()).hexdigest()))  # noqa: S324 - dpkg's hash
+        else:
+            real.rename(real.with_name(real.name + ".dpkg-new"))
+            result.append((path, "newconffile"))
+    return result
+
+
+def _status_stanza(control: bytes, conffiles: list[tuple[str, str]], *, configured: bool) -> str:
+    lines = control.decode().strip("\n").splitlines()
+    status = "install ok installed" if configured else "install ok unpacked"
+    out = [lines[0], f"Status: {status}", *lines[1:]]
+    if conffiles:
+        out.append("Conffiles:")
+        out.extend(f" {path} {digest}" for path, digest in conffiles)
+    return "\n".join(out) + "\n"
+
+
+def _collect_interests(unp: Unpacked, interests: dict[str, list[str]]) -> None:
+    """`interest` lines of a triggers file (deb-triggers(5)) → trigger name → interested packages."""
+    for line in unp.control.get("triggers", b"").decode().splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) == 2 and words[0].startswith("interest"):  # noqa: PLR2004 - directive + name
+            suffix = "/noawait" if words[0] == "interest-noawait" else ""
+            interests.setdefault(words[1], []).append(unp.package + suffix)
+
+
+def _write_trigger_interests(triggers: Path, interests: dict[str, list[str]]) -> None:
+    """dpkg's trigger registry: `File` holds file triggers, one file per explicit trigger name."""
+    files = [
+        f"{name} {pkg}" for name, pkgs in sorted(interests.items()) if name.startswith("/") for pkg in pkgs
+    ]
+    (triggers / "File").write_text("".join(f"{line}\n" for line in files))
+    for name, pkgs in interests.items():
+        if not name.startswith("/"):
+            (triggers / name).write_text("".join(f"{pkg}\n" for pkg in pkgs))
+    (triggers / "Unincorp").touch()
+
+
+# --------------------------------------------------------------------------- clone helpers
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dest, follow_symlinks=False)
+
+
+def _copy_dir_meta(src: Path, dest: Path) -> None:
+    st = src.stat()
+    dest.chmod(stat.S_IMODE(st.st_mode))
+    if os.geteuid() == 0:
+        os.chown(dest, st.st_uid, st.st_gid)

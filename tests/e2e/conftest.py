@@ -1,0 +1,40 @@
+"""Shared end-to-end fixtures: one package cache and ONE runtime image per test session.
+
+The test-install and repo tests reuse `runtime_image` (bookworm arm64, apt lists pre-filled):
+building it costs a configure step under QEMU, so it is built once and reused by content tag
+across sessions too (a second session finds the image in the engine and skips the build).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from debforge.cache import Cache
+from debforge.container import Image, build_image
+from debforge.dists import Target, make_target
+from debforge.report import NullReporter
+from tests.conftest import require_docker
+
+
+@pytest.fixture(scope="session")
+def e2e_cache() -> Cache:
+    """The package cache shared by every e2e test (DEBFORGE_TEST_CACHE, as the Makefile sets it)."""
+    default = Path(__file__).resolve().parents[2] / ".cache" / "test"
+    root = os.environ.get("DEBFORGE_TEST_CACHE") or str(default)
+    return Cache(Path(root)).ensure()
+
+
+@pytest.fixture(scope="session")
+def bookworm_arm64() -> Target:
+    """The first-class target."""
+    return make_target("bookworm", "arm64")
+
+
+@pytest.fixture(scope="session")
+def runtime_image(e2e_cache: Cache, bookworm_arm64: Target) -> Image:
+    """The bookworm arm64 runtime image (debforge image --dist bookworm --arch arm64), built once."""
+    require_docker()
+    return build_image(bookworm_arm64, e2e_cache, NullReporter())
