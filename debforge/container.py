@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from debforge import rootfs
 from debforge.cache import Cache, atomic_write_bytes, key
-from debforge.dists import Target, make_target
+from debforge.dists import Target, host_arch, make_target
 from debforge.errors import CommandError, ContainerError
 from debforge.report import Reporter
 
@@ -311,7 +311,7 @@ def build_image(
 
 def host_target(target: Target) -> Target:
     """The same dist and mirrors for this machine's own architecture (where the builder runs)."""
-    arch = _HOST_ARCH.get(os.uname().machine)
+    arch = host_arch()
     if arch is None:
         raise ContainerError(f"debforge does not know the Debian architecture of a {os.uname().machine} host")
     return make_target(
@@ -520,78 +520,3 @@ def _docker_build(root: Path, work: Path, target: Target, tag: str, closure_key:
         raise ContainerError(f"the Docker engine refused to build {tag}: {exc}") from exc
     finally:
         cleaner.join()
-
-
-# --------------------------------------------------------------------------- doctor checks
-
-Check = tuple[bool, str, str]  # (ok, what was found, the exact fix when not ok)
-_HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "i686": "i386", "riscv64": "riscv64"}
-
-
-def check_binfmt(target: Target, *, binfmt: Path = Path("/proc/sys/fs/binfmt_misc")) -> Check:
-    """Is qemu-<arch> registered with binfmt_misc, enabled, and with the F flag containers need?"""
-    if _HOST_ARCH.get(os.uname().machine) == target.arch:
-        return True, f"{target.arch} is this machine's own architecture: no emulation needed", ""
-    name = f"qemu-{target.qemu_arch}"
-    if not (binfmt / "status").exists():
-        return (
-            False,
-            "binfmt_misc is not mounted",
-            "sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc",
-        )
-    entry = binfmt / name
-    if not entry.exists():
-        fix = f"sudo apt install qemu-user-static binfmt-support && sudo update-binfmts --import {name}"
-        return False, f"no binfmt_misc entry {name}: {target.arch} programs cannot run", fix
-    lines = entry.read_text().splitlines()
-    if not lines or lines[0] != "enabled":
-        return False, f"binfmt_misc entry {name} is disabled", f"sudo update-binfmts --enable {name}"
-    flags = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("flags:")), "")
-    if "F" not in flags:
-        # Without F the kernel opens the interpreter lazily, by a path that does not exist inside containers.
-        fix = f"sudo update-binfmts --disable {name} && sudo apt install --reinstall qemu-user-static"
-        return False, f"binfmt_misc entry {name} lacks the F (fix binary) flag containers need", fix
-    return True, f"{name} registered, enabled, flags {flags}", ""
-
-
-def check_docker_target(target: Target) -> Check:
-    """Can the engine run a container of the target's platform (tried in a debforge image of it)?"""
-    try:
-        client = docker_client()
-    except ContainerError as exc:
-        return False, str(exc), exc.hint or ""
-    found = client.images.list(filters={"label": f"{LABEL}.target={target.dist}/{target.arch}"})
-    if not found:
-        fix = f"debforge image --dist {target.dist} --arch {target.arch}"
-        return True, f"Docker answers; no {target.dist}/{target.arch} image yet to try a container in", fix
-    tag = found[0].tags[0] if found[0].tags else str(found[0].id)
-    try:
-        out = run_in_container(
-            Image(tag=tag, id="", platform=target.docker_platform, closure_key=""), ["uname", "-m"]
-        )
-    except (ContainerError, CommandError) as exc:
-        return (
-            False,
-            f"a {target.docker_platform} container does not run: {exc}",
-            "run debforge doctor's binfmt fix",
-        )
-    machine = out.text.strip()
-    ok = machine == target.qemu_arch
-    return (
-        ok,
-        f"a {target.docker_platform} container runs and reports {machine}",
-        "" if ok else "check binfmt",
-    )
-
-
-def check_cache_disk(cache_root: Path, *, need_gib: float = 4.0) -> Check:
-    """Is there room for .debs, trees and image builds (a runtime image build needs about 1 GiB)?"""
-    probe = next((p for p in (cache_root, *cache_root.parents) if p.exists()), Path("/"))
-    free = shutil.disk_usage(probe).free / 2**30
-    if free < need_gib:
-        return (
-            False,
-            f"{free:.1f} GiB free at {probe}",
-            f"free space or pass --cache-dir on a disk with {need_gib:g} GiB",
-        )
-    return True, f"{free:.1f} GiB free at {probe}", ""

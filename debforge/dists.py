@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -28,6 +29,8 @@ _ARCHES: dict[str, tuple[str, str, str, str, int, str, str]] = {
     "riscv64": ("riscv64-linux-gnu",     "riscv64gc-unknown-linux-gnu",   "/lib/ld-linux-riscv64-lp64d.so.1", "EM_RISCV",  64, "riscv64", "linux/riscv64"),
 }
 # fmt: on
+# `uname -m` names that are not the qemu name of their Debian arch.
+_UNAME_ALIASES = {"armv7l": "armhf", "i686": "i386", "i586": "i386"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +85,12 @@ def supported_arches(dist: str | None = None) -> tuple[str, ...]:
 def arch_facts() -> dict[str, tuple[str, str, str, str, int, str, str]]:
     """The per-arch table, for tests that check every arch has every fact."""
     return dict(_ARCHES)
+
+
+def host_arch() -> str | None:
+    """The Debian architecture of this machine (None for one debforge does not know)."""
+    machine = os.uname().machine
+    return next((arch for arch, row in _ARCHES.items() if row[5] == machine), _UNAME_ALIASES.get(machine))
 
 
 def make_target(

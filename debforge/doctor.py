@@ -7,19 +7,17 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-
-from debforge.dists import Target
+from debforge.container import LABEL, Image, docker_client, run_in_container
+from debforge.dists import Target, host_arch
+from debforge.errors import CommandError, ContainerError
 from debforge.run import which
 
-_BINFMT = Path("/proc/sys/fs/binfmt_misc")
-_SETUP = "scripts/setup-host.sh (or the command below)"
-_MIN_FREE = 5 * 1024**3  # a sysroot, an image and a builder image fit in ~5 GiB
+_NEED_GIB = 4.0  # a sysroot, a runtime image build and a builder image fit in about 4 GiB
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Check:
-    """One line of the doctor's report."""
+    """One line of the doctor's report: what was found and, when not ok, the exact fix."""
 
     name: str
     ok: bool
@@ -34,88 +32,85 @@ class Check:
 def check_environment(target: Target, cache_dir: Path) -> tuple[Check, ...]:
     """Every check, in the order a user should fix them."""
     return (
-        _tool("gpgv", "verifies the archive's signatures", "apt install gpgv"),
-        _keyring(target),
-        _cache(cache_dir),
-        _docker(),
-        *_binfmt(target),
-        _tool("dpkg-deb", "reads and checks packages", "apt install dpkg"),
+        check_tool("gpgv", "verifies the archive's signatures", "sudo apt install gpgv"),
+        check_keyring(target),
+        check_cache(cache_dir),
+        check_binfmt(target),
+        check_docker_target(target),
+        check_tool("dpkg-deb", "reads and checks packages", "sudo apt install dpkg"),
     )
 
 
-def _tool(tool: str, role: str, fix: str) -> Check:
+def check_tool(tool: str, role: str, fix: str) -> Check:
+    """Is `tool` on PATH?"""
     path = which(tool)
-    return Check(name=tool, ok=path is not None, detail=f"{path} ({role})", fix=f"{tool} is missing: {fix}")
+    return Check(name=tool, ok=path is not None, detail=f"{path or 'missing'} ({role})", fix=fix)
 
 
-def _keyring(target: Target) -> Check:
-    ok = target.keyring.is_file()
+def check_keyring(target: Target) -> Check:
+    """Is the archive keyring that verifies the target's InRelease files present?"""
     return Check(
-        name="archive keyring",
-        ok=ok,
-        detail=str(target.keyring),
-        fix=f"{target.keyring} is missing: apt install debian-archive-keyring, or pass --keyring FILE",
-    )
+        name="archive keyring", ok=target.keyring.is_file(), detail=str(target.keyring),
+        fix="sudo apt install debian-archive-keyring, or pass --keyring FILE",
+    )  # fmt: skip
 
 
-def _cache(cache_dir: Path) -> Check:
-    probe = cache_dir if cache_dir.exists() else next((p for p in cache_dir.parents if p.exists()), Path("/"))
-    writable = os.access(probe, os.W_OK)
-    free = shutil.disk_usage(probe).free
-    detail = f"{cache_dir} ({free / 1024**3:.1f} GiB free)"
-    if not writable:
+def check_cache(cache_dir: Path, *, need_gib: float = _NEED_GIB) -> Check:
+    """Is the cache writable, with room for .debs, trees and image builds?"""
+    probe = next((p for p in (cache_dir, *cache_dir.parents) if p.exists()), Path("/"))
+    free = shutil.disk_usage(probe).free / 2**30
+    detail = f"{cache_dir} ({free:.1f} GiB free)"
+    if not os.access(probe, os.W_OK):
         return Check(name="cache", ok=False, detail=detail, fix=f"{probe} is not writable: pass --cache-dir")
-    fix = f"only {free / 1024**3:.1f} GiB free under {probe}: free space or pass --cache-dir elsewhere"
-    return Check(name="cache", ok=free >= _MIN_FREE, detail=detail, fix=fix)
+    fix = f"free space or pass --cache-dir on a disk with {need_gib:g} GiB free"
+    return Check(name="cache", ok=free >= need_gib, detail=detail, fix=fix)
 
 
-def _docker() -> Check:
-    try:
-        version = docker.from_env(timeout=5).version()
-    except Exception as exc:  # any failure means "no engine answers"
-        return Check(
-            name="docker",
-            ok=False,
-            detail=str(exc),
-            fix=f"no Docker engine answers: run {_SETUP}, or `apt install docker.io && dockerd &`",
-        )
-    return Check(
-        name="docker", ok=True, detail=f"engine {version.get('Version')} API {version.get('ApiVersion')}"
-    )
-
-
-def _binfmt(target: Target) -> tuple[Check, ...]:
-    if os.uname().machine == target.qemu_arch or (target.arch == "i386" and os.uname().machine == "x86_64"):
-        return (Check(name="binfmt", ok=True, detail=f"{target.arch} runs natively"),)
-    if not (_BINFMT / "status").exists():
-        return (
-            Check(
-                name="binfmt",
-                ok=False,
-                detail="binfmt_misc is not mounted",
-                fix="mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc",
-            ),
-        )
-    entry = _BINFMT / f"qemu-{target.qemu_arch}"
+def check_binfmt(target: Target, *, binfmt: Path = Path("/proc/sys/fs/binfmt_misc")) -> Check:
+    """Is qemu-<arch> registered with binfmt_misc, enabled, and with the F flag containers need?"""
+    if host_arch() == target.arch:
+        return Check(name="binfmt", ok=True, detail=f"{target.arch} is this machine's own architecture")
+    name = f"qemu-{target.qemu_arch}"
+    if not (binfmt / "status").exists():
+        return Check(name="binfmt", ok=False, detail="binfmt_misc is not mounted",
+                     fix="sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc")  # fmt: skip
+    entry = binfmt / name
     if not entry.exists():
-        return (
-            Check(
-                name="binfmt",
-                ok=False,
-                detail=f"no qemu-{target.qemu_arch} handler",
-                fix="apt install qemu-user-static binfmt-support",
-            ),
+        fix = f"sudo apt install qemu-user-static binfmt-support && sudo update-binfmts --import {name}"
+        return Check(
+            name="binfmt", ok=False, detail=f"no {name} entry: {target.arch} programs cannot run", fix=fix
         )
-    text = entry.read_text()
-    flags = next((line.split()[1] for line in text.splitlines() if line.startswith("flags:")), "")
-    # Containers see the host's binfmt table but not its /usr/libexec: the F flag makes the kernel
-    # open the interpreter at registration time, so it works inside every container.
-    ok = text.startswith("enabled") and "F" in flags
-    return (
-        Check(
-            name="binfmt",
-            ok=ok,
-            detail=f"qemu-{target.qemu_arch}: {text.splitlines()[0]}, flags {flags}",
-            fix=f"update-binfmts --enable qemu-{target.qemu_arch} (qemu-user-static registers it with F)",
-        ),
-    )
+    lines = entry.read_text().splitlines()
+    if not lines or lines[0] != "enabled":
+        return Check(
+            name="binfmt", ok=False, detail=f"{name} is disabled", fix=f"sudo update-binfmts --enable {name}"
+        )
+    flags = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("flags:")), "")
+    if "F" not in flags:
+        # Without F the kernel opens the interpreter lazily, by a path that does not exist in containers.
+        fix = f"sudo update-binfmts --disable {name} && sudo apt install --reinstall qemu-user-static"
+        return Check(name="binfmt", ok=False, detail=f"{name} lacks the F flag containers need", fix=fix)
+    return Check(name="binfmt", ok=True, detail=f"{name} registered, enabled, flags {flags}")
+
+
+def check_docker_target(target: Target) -> Check:
+    """Can the engine run a container of the target's platform (tried in a debforge image of it)?"""
+    name = f"docker {target.docker_platform}"
+    try:
+        client = docker_client()
+        found = client.images.list(filters={"label": f"{LABEL}.target={target.dist}/{target.arch}"})
+    except ContainerError as exc:
+        return Check(name=name, ok=False, detail=str(exc), fix=exc.hint or "run scripts/setup-host.sh")
+    if not found:
+        detail = f"Docker answers; no {target.dist}/{target.arch} image to try a container in yet"
+        return Check(
+            name=name, ok=True, detail=detail, fix=f"debforge image --dist {target.dist} --arch {target.arch}"
+        )
+    tag = found[0].tags[0] if found[0].tags else str(found[0].id)
+    try:
+        image = Image(tag=tag, id="", platform=target.docker_platform, closure_key="")
+        machine = run_in_container(image, ["uname", "-m"]).text.strip()
+    except (ContainerError, CommandError) as exc:
+        return Check(name=name, ok=False, detail=f"a container does not run: {exc}", fix="fix binfmt (above)")
+    ok = machine == target.qemu_arch
+    return Check(name=name, ok=ok, detail=f"a container runs and reports {machine}", fix="fix binfmt (above)")

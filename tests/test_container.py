@@ -66,36 +66,3 @@ def test_lists_names_are_apts() -> None:
         container._lists_name(url)
         == "deb.debian.org_debian-security_dists_bookworm-security_main_binary-arm64_Packages.xz"
     )
-
-
-def _binfmt(tmp_path: Path, body: str | None) -> Path:
-    (tmp_path / "status").write_text("enabled\n")
-    if body is not None:
-        (tmp_path / "qemu-aarch64").write_text(body)
-    return tmp_path
-
-
-@pytest.mark.parametrize(
-    ("body", "ok", "fix"),
-    [
-        ("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n", True, ""),
-        ("disabled\ninterpreter /x\nflags: PF\n", False, "update-binfmts --enable qemu-aarch64"),
-        ("enabled\ninterpreter /x\nflags: P\n", False, "--reinstall qemu-user-static"),
-        (None, False, "update-binfmts --import qemu-aarch64"),
-    ],
-)
-def test_binfmt_check(tmp_path: Path, body: str | None, ok: bool, fix: str) -> None:
-    got_ok, message, got_fix = container.check_binfmt(BOOKWORM, binfmt=_binfmt(tmp_path, body))
-    assert got_ok is ok and message
-    assert fix in got_fix
-
-
-def test_binfmt_not_mounted(tmp_path: Path) -> None:
-    ok, _, fix = container.check_binfmt(BOOKWORM, binfmt=tmp_path / "none")
-    assert not ok and fix.startswith("sudo mount -t binfmt_misc")
-
-
-def test_cache_disk_check(tmp_path: Path) -> None:
-    assert container.check_cache_disk(tmp_path / "not" / "yet", need_gib=0.001)[0]
-    ok, message, fix = container.check_cache_disk(tmp_path, need_gib=1e9)
-    assert not ok and "GiB free" in message and "--cache-dir" in fix

@@ -136,6 +136,51 @@ def resolve(
 
 @app.command()
 @with_target
+def sysroot(
+    packages: Annotated[
+        list[str], typer.Argument(help="Packages to lay out (libc6-dev and libgcc-s1 are added).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Directory to create (hard links into the cache).")],
+    json_out: Json = False,
+    *,
+    opts: TargetOptions,
+) -> None:
+    """Extract the closure of PACKAGES into a Debian tree usable as --sysroot (with a dpkg database)."""
+    from debforge.rootfs import make_sysroot
+
+    target, cache = opts.target(), opts.cache()
+    tree = make_sysroot(target, packages, cache, reporter(), out=out)
+    if json_out:
+        print_json({"path": str(tree.path), "closure_key": tree.closure_key})
+    else:
+        stdout().print(str(tree.path))
+
+
+@app.command()
+@with_target
+def image(
+    packages: Annotated[
+        list[str] | None, typer.Argument(help="Extra packages to install in the image.")
+    ] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Also tag the image with this name.")] = None,
+    json_out: Json = False,
+    *,
+    opts: TargetOptions,
+) -> None:
+    """Build a configured Debian image of the target arch from the archive (no registry needed)."""
+    from debforge.container import build_image
+
+    target, cache = opts.target(), opts.cache()
+    built = build_image(target, cache, reporter(), packages=tuple(packages or ()), tag=tag)
+    doc = {"tag": built.tag, "id": built.id, "platform": built.platform, "closure_key": built.closure_key}
+    if json_out:
+        print_json(doc)
+    else:
+        stdout().print(f"{built.tag} ({built.platform})")
+
+
+@app.command()
+@with_target
 def doctor(json_out: Json = False, *, opts: TargetOptions) -> None:
     """Check Docker, binfmt/QEMU, keyring and cache; each problem says what to run to fix it."""
     from debforge.doctor import check_environment
