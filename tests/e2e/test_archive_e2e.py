@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import lzma
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,7 +18,6 @@ from debforge.dists import make_target
 from debforge.report import NullReporter
 
 pytestmark = pytest.mark.e2e
-CACHE = Path(os.environ.get("DEBFORGE_E2E_CACHE", "/tmp/debforge-e2e-cache"))
 PACKAGES_URLS = [
     "http://deb.debian.org/debian/dists/bookworm/main/binary-arm64/Packages.xz",
     "http://deb.debian.org/debian/dists/bookworm-updates/main/binary-arm64/Packages.xz",
@@ -29,8 +26,8 @@ PACKAGES_URLS = [
 
 
 @pytest.fixture(scope="session")
-def bookworm_arm64() -> PackageIndex:
-    return fetch_index(make_target("bookworm", "arm64"), Cache(CACHE), NullReporter())
+def bookworm_index(e2e_cache: Cache) -> PackageIndex:
+    return fetch_index(make_target("bookworm", "arm64"), e2e_cache, NullReporter())
 
 
 def newest_in_archive(name: str) -> tuple[str, str]:
@@ -49,26 +46,36 @@ def newest_in_archive(name: str) -> tuple[str, str]:
     return str(best[0]), best[1]
 
 
-def test_libssl3_candidate_matches_the_archive(bookworm_arm64: PackageIndex) -> None:
-    record = bookworm_arm64.candidate("libssl3")
+def test_libssl3_candidate_matches_the_archive(bookworm_index: PackageIndex) -> None:
+    record = bookworm_index.candidate("libssl3")
     assert record is not None
     assert (record.version, record.sha256) == newest_in_archive("libssl3")
     assert record.url.endswith(f"/{record.filename}")
-    assert len(bookworm_arm64.packages) > 60_000
+    assert len(bookworm_index.packages) > 60_000
 
 
-def test_debforge_show_json_agrees(bookworm_arm64: PackageIndex) -> None:
-    record = bookworm_arm64.candidate("libssl3")
+def test_debforge_show_json_agrees(bookworm_index: PackageIndex, e2e_cache: Cache) -> None:
+    record = bookworm_index.candidate("libssl3")
     assert record is not None
     argv = [sys.executable, "-m", "debforge", "show", "libssl3", "--dist", "bookworm", "--arch", "arm64",
-            "--cache-dir", str(CACHE), "--json"]  # fmt: skip
+            "--cache-dir", str(e2e_cache.root), "--json"]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
     doc = json.loads(done.stdout)
     assert (doc["version"], doc["sha256"], doc["url"]) == (record.version, record.sha256, record.url)
 
 
-def test_contents_finds_the_package_of_a_soname() -> None:
-    contents = fetch_contents(make_target("bookworm", "arm64"), Cache(CACHE), NullReporter())
+def test_contents_finds_the_package_of_a_soname(e2e_cache: Cache) -> None:
+    contents = fetch_contents(make_target("bookworm", "arm64"), e2e_cache, NullReporter())
     assert contents.packages_for("/usr/lib/aarch64-linux-gnu/libssl.so.3") == ("libssl3",)
     assert contents.packages_for("usr/lib/aarch64-linux-gnu/pkgconfig/openssl.pc") == ("libssl-dev",)
     assert contents.packages_for("/usr/lib/aarch64-linux-gnu/libc.so.6") == ("libc6",)  # ships /lib/...
+
+
+@pytest.mark.parametrize(("dist", "arch"), [("bookworm", "amd64"), ("trixie", "arm64"), ("trixie", "amd64")])
+def test_show_on_other_dists_and_arches(dist: str, arch: str, e2e_cache: Cache) -> None:
+    argv = [sys.executable, "-m", "debforge", "show", "libc6", "--dist", dist, "--arch", arch,
+            "--cache-dir", str(e2e_cache.root), "--json"]  # fmt: skip
+    doc = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True, timeout=300).stdout)
+    assert doc["arch"] == arch
+    assert doc["url"].startswith("http://deb.debian.org/debian") and doc["url"].endswith(f"_{arch}.deb")
+    assert len(doc["sha256"]) == 64

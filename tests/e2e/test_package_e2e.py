@@ -25,7 +25,6 @@ from debforge.recipe import LintianOverride, Recipe, binary_recipe, load_recipe
 from debforge.report import NullReporter
 from debforge.run import run
 from tests.conftest import require_tool
-from tests.helpers.elfs import CACHE as ELF_CACHE
 from tests.helpers.elfs import build_sysroot as oracle_tree
 from tests.helpers.elfs import dpkg_shlibdeps
 
@@ -45,9 +44,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def shared_cache() -> Cache:
-    """One debforge cache for every test here: the index and sysroots are fetched once per session."""
-    return Cache(ELF_CACHE.parent / "debforge").ensure()
+def shared_cache(e2e_cache: Cache) -> Cache:
+    """The session's e2e cache: the index and sysroots are fetched once per session."""
+    return e2e_cache
 
 
 @pytest.fixture(scope="session")
