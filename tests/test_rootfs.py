@@ -335,12 +335,13 @@ from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.report import NullReporter
 from tests.test_rootfs import _closure
-real = rootfs._extract_member
+from debforge.rootfs import extract
+real = extract._extract_member
 def slow(*a, **k):
     real(*a, **k)
     print("extracting", flush=True)
     time.sleep(30)
-rootfs._extract_member = slow
+extract._extract_member = slow
 closure, debs = _closure(Path(sys.argv[1]))
 rootfs.fetch_debs = lambda records, cache, reporter: debs
 cache = Cache(Path(sys.argv[2])).ensure()

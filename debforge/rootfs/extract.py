@@ -1,4 +1,4 @@
-"""Closure → Sysroot: .debs unpacked safely into a merged-/usr tree with a dpkg database, cached."""
+"""Safe extraction of .debs into a tree: ar members, streaming member tars, hostile-member checks."""
 
 from __future__ import annotations
 
@@ -11,60 +11,25 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 import zstandard
 
-from debforge.archive import download_packages, fetch_index
-from debforge.archive.index import PackageRecord
-from debforge.cache import Cache, key
-from debforge.dists import Target
 from debforge.errors import RootfsError
-from debforge.report import Reporter
-from debforge.resolve import resolve_closure
 
-# Bump when the layout of the trees written here changes: it is part of every tree key.
-ROOTFS_FORMAT = 1
-# What a linker needs besides the requested packages: libc6-dev brings crt1.o/crti.o/crtn.o, libc.so,
-# libc_nonshared.a, libm/libpthread stubs and the headers (with linux-libc-dev, libcrypt-dev through its
-# Depends); libgcc-s1 brings libgcc_s.so.1, which Rust's std links with -lgcc_s. The gcc runtime objects
-# (crtbegin.o, libgcc.a) come from the cross compiler's own libgcc-N-dev-<arch>-cross, not the sysroot.
-SYSROOT_BASE = ("libc6-dev", "libgcc-s1")
 # The top-level directories a merged-/usr system turns into symlinks (usrmerge's list; usr-is-merged
 # checks bin, sbin and lib). bookworm and trixie are merged; the others are made only when used.
 _MERGED_ALWAYS = ("bin", "sbin", "lib")
 _MERGED_LAZY = ("lib32", "lib64", "libx32", "libo32")
-_MERGED_DISTS = frozenset({"bookworm", "trixie"})
 # control.tar members that dpkg keeps in /var/lib/dpkg/info (dpkg's own list, minus control itself).
-_INFO_FILES = (
+INFO_FILES = (
     "conffiles", "md5sums", "shlibs", "symbols", "triggers",
     "preinst", "postinst", "prerm", "postrm", "config", "templates",
 )  # fmt: skip
 _MAX_LINK_HOPS = 40  # as the kernel's MAXSYMLINKS
-
-
-class ClosureLike(Protocol):
-    """What rootfs needs of a resolver Closure: the exact records and a key naming them."""
-
-    @property
-    def packages(self) -> tuple[PackageRecord, ...]:
-        """Every record of the closure."""
-
-    @property
-    def key(self) -> str:
-        """A hash of the exact closure."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Sysroot:
-    """A Debian tree of one exact closure: `path` is the cached tree (read-only) or a private clone."""
-
-    path: Path
-    target: Target
-    closure_key: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +42,7 @@ class Unpacked:
 
 
 @dataclass(slots=True)
-class _Tree:
+class Tree:
     """Extraction state of one tree: root, layout and the absolute symlinks to rewrite at the end."""
 
     root: Path
@@ -85,89 +50,6 @@ class _Tree:
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
     absolute_links: dict[Path, str] = field(default_factory=dict)
     real_dirs: dict[tuple[str, ...], Path] = field(default_factory=dict)  # never invalidated: dirs stay dirs
-
-
-# --------------------------------------------------------------------------- public API
-
-
-def build_sysroot(
-    closure: ClosureLike, target: Target, cache: Cache, reporter: Reporter, *, read_only: bool = False
-) -> Sysroot:
-    """The tree of `closure` (cached by its key); `read_only` returns the cache entry itself, else a clone."""
-    debs = fetch_debs(closure.packages, cache, reporter)
-    tree_key = key({"format": ROOTFS_FORMAT, "kind": "sysroot", "closure": closure.key, "dist": target.dist})
-    with reporter.step(f"Unpacking {len(closure.packages)} packages"):
-        path = cache.build_tree(
-            tree_key, lambda work: fill_tree(work, closure.packages, debs, target, configured=True)
-        )
-    if not read_only:
-        clone = cache.tempdir("sysroot-") / "root"
-        clone_tree(path, clone)
-        path = clone
-    return Sysroot(path=path, target=target, closure_key=closure.key)
-
-
-def export_tree(sysroot: Sysroot, out: Path) -> Path:
-    """Copy the sysroot to `out` cheaply (hard links; plain copies across filesystems)."""
-    if out.exists() and any(out.iterdir()):
-        raise RootfsError(f"{out} exists and is not empty", hint="choose a new --out directory or empty it")
-    clone_tree(sysroot.path, out)
-    return out
-
-
-def make_sysroot(
-    target: Target, packages: Sequence[str], cache: Cache, reporter: Reporter, *, out: Path | None = None
-) -> Sysroot:
-    """`debforge sysroot PKG... [--out DIR]`: resolve PKGs plus SYSROOT_BASE, build (or reuse) the tree,
-    and export it to `out` (else return the read-only cached tree)."""
-    index = fetch_index(target, cache, reporter)
-    closure = resolve_closure(index, [*packages, *SYSROOT_BASE])
-    sysroot = build_sysroot(closure, target, cache, reporter, read_only=True)
-    if out is None:
-        return sysroot
-    with reporter.step(f"Linking the tree into {out}"):
-        return replace(sysroot, path=export_tree(sysroot, out))
-
-
-def fetch_debs(records: Sequence[PackageRecord], cache: Cache, reporter: Reporter) -> dict[str, Path]:
-    """The verified .deb of every record (sha256 → blob path), downloaded in parallel when missing."""
-    return download_packages(list(records), cache, reporter)
-
-
-def fill_tree(
-    root: Path,
-    records: Sequence[PackageRecord],
-    debs: dict[str, Path],
-    target: Target,
-    *,
-    configured: bool,
-) -> None:
-    """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap)."""
-    tree = _Tree(root=root, merged_usr=target.dist in _MERGED_DISTS)
-    _prepare_layout(tree)
-    done: list[tuple[PackageRecord, Unpacked]] = []
-    for record in records:
-        done.append((record, unpack_deb(debs[record.sha256], tree, package=record.name)))
-    _rewrite_absolute_links(tree)
-    write_dpkg_database(root, done, target.arch, configured=configured)
-
-
-def clone_tree(src: Path, dest: Path) -> None:
-    """Recreate `src` at `dest` with hard-linked files (like `cp -al`), copying when links cannot cross."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for dirpath, dirnames, filenames in os.walk(src):
-        rel = Path(dirpath).relative_to(src)
-        for name in (*dirnames, *filenames):
-            s, d = Path(dirpath) / name, dest / rel / name
-            st = s.lstat()
-            if stat.S_ISDIR(st.st_mode):
-                d.mkdir(mode=0o700)
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                d.symlink_to(s.readlink())
-            else:
-                _link_or_copy(s, d)
-        _copy_dir_meta(Path(dirpath), dest / rel)
 
 
 # --------------------------------------------------------------------------- reading a .deb
@@ -219,7 +101,7 @@ def _open_member_tar(fh: IO[bytes], name: str, size: int, deb: Path) -> Iterator
             yield tar
 
 
-def unpack_deb(deb: Path, tree: _Tree, *, package: str) -> Unpacked:
+def unpack_deb(deb: Path, tree: Tree, *, package: str) -> Unpacked:
     """Read control.tar into memory and extract data.tar safely into the tree."""
     control: dict[str, bytes] = {}
     paths: list[str] = []
@@ -243,7 +125,7 @@ def _read_control(tar: tarfile.TarFile) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for member in tar:
         name = member.name.removeprefix("./")
-        if member.isfile() and name in {"control", *_INFO_FILES}:
+        if member.isfile() and name in {"control", *INFO_FILES}:
             data = tar.extractfile(member)
             files[name] = data.read() if data else b""
     return files
@@ -259,7 +141,7 @@ def _hostile(package: str, member: str, why: str) -> RootfsError:
     )
 
 
-def _member_parts(name: str, package: str) -> tuple[str, ...]:
+def member_parts(name: str, package: str) -> tuple[str, ...]:
     """The path components of a tar member name; reject absolute names and `..` (dpkg does too)."""
     if name.startswith("/"):
         raise _hostile(package, name, "has an absolute name")
@@ -269,7 +151,8 @@ def _member_parts(name: str, package: str) -> tuple[str, ...]:
     return parts
 
 
-def _prepare_layout(tree: _Tree) -> None:
+def prepare_layout(tree: Tree) -> None:
+    """Make the empty tree's root, and on merged-/usr dists the /bin → usr/bin style links."""
     tree.root.chmod(0o755)
     if tree.merged_usr:
         # As debootstrap and usr-is-merged expect: /bin → usr/bin etc. before any package lands.
@@ -279,7 +162,7 @@ def _prepare_layout(tree: _Tree) -> None:
         (tree.root / "usr").chmod(0o755)
 
 
-def _placed(tree: _Tree, parts: tuple[str, ...]) -> tuple[str, ...]:
+def _placed(tree: Tree, parts: tuple[str, ...]) -> tuple[str, ...]:
     """Where a path lands on a merged-/usr system: /bin/x is written as /usr/bin/x."""
     if not (tree.merged_usr and parts and parts[0] in (*_MERGED_ALWAYS, *_MERGED_LAZY)):
         return parts
@@ -289,7 +172,7 @@ def _placed(tree: _Tree, parts: tuple[str, ...]) -> tuple[str, ...]:
     return ("usr", *parts)
 
 
-def _resolve_dir(tree: _Tree, parts: Sequence[str], package: str, member: str) -> Path:
+def _resolve_dir(tree: Tree, parts: Sequence[str], package: str, member: str) -> Path:
     """The real directory for `parts` inside the tree, creating missing ones. Symlinks are followed as the
     kernel would (dpkg follows directory symlinks), but only relative ones that stay inside the tree."""
     known = tree.real_dirs.get(tuple(parts))
@@ -340,14 +223,12 @@ def _md5sums(files: list[tuple[str, Path]], conffiles: bytes) -> bytes:
     return "".join(lines).encode()
 
 
-def _extract_data(
-    tar: tarfile.TarFile, tree: _Tree, package: str, files: list[tuple[str, Path]]
-) -> list[str]:
+def _extract_data(tar: tarfile.TarFile, tree: Tree, package: str, files: list[tuple[str, Path]]) -> list[str]:
     """Extract every member; return the paths as dpkg lists them (package names, not merged ones) and
     add each regular file to `files` as (name, where it landed)."""
     paths = ["/."]
     for member in tar:
-        parts = _member_parts(member.name, package)
+        parts = member_parts(member.name, package)
         if not parts:
             continue  # "./" itself
         paths.append("/" + "/".join(parts))
@@ -360,7 +241,7 @@ def _extract_data(
 
 
 def _extract_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, tree: _Tree, dest: Path, package: str
+    tar: tarfile.TarFile, member: tarfile.TarInfo, tree: Tree, dest: Path, package: str
 ) -> None:
     if member.isdir():
         dest = _resolve_dir(tree, dest.relative_to(tree.root).parts, package, member.name)
@@ -399,11 +280,11 @@ def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, packa
             shutil.copyfileobj(src, out, 1 << 20)
 
 
-def _hard_link(tree: _Tree, member: tarfile.TarInfo, dest: Path, package: str) -> None:
+def _hard_link(tree: Tree, member: tarfile.TarInfo, dest: Path, package: str) -> None:
     link = member.linkname
     if link.startswith("/") or ".." in link.split("/"):
         raise _hostile(package, member.name, f"is a hard link to {link}, out of the tree")
-    parts = _member_parts(link, package)
+    parts = member_parts(link, package)
     if not parts:
         raise _hostile(package, member.name, "is a hard link to the tree's root")
     placed = _placed(tree, parts)
@@ -414,7 +295,7 @@ def _hard_link(tree: _Tree, member: tarfile.TarInfo, dest: Path, package: str) -
     os.link(source, dest, follow_symlinks=False)
 
 
-def _apply_meta(tree: _Tree, member: tarfile.TarInfo, dest: Path) -> None:
+def _apply_meta(tree: Tree, member: tarfile.TarInfo, dest: Path) -> None:
     if member.issym():
         if tree.as_root:
             os.chown(dest, member.uid, member.gid, follow_symlinks=False)
@@ -428,119 +309,12 @@ def _apply_meta(tree: _Tree, member: tarfile.TarInfo, dest: Path) -> None:
         os.utime(dest, (member.mtime, member.mtime), follow_symlinks=False)
 
 
-def _rewrite_absolute_links(tree: _Tree) -> None:
+def rewrite_absolute_links(tree: Tree) -> None:
     """Make absolute symlinks relative so the tree works from any mount point (as `symlinks -c`)."""
     for link, target in tree.absolute_links.items():
         if not link.is_symlink() or str(link.readlink()) != target:
             continue  # replaced by a later package
-        placed = _placed(tree, _member_parts(target.lstrip("/"), "symlink"))
+        placed = _placed(tree, member_parts(target.lstrip("/"), "symlink"))
         rel = os.path.relpath(Path(*placed) if placed else ".", link.parent.relative_to(tree.root))
         link.unlink()
         link.symlink_to(rel)
-
-
-# --------------------------------------------------------------------------- dpkg database
-
-
-def write_dpkg_database(
-    root: Path, unpacked: Iterable[tuple[PackageRecord, Unpacked]], arch: str, *, configured: bool
-) -> None:
-    """Write var/lib/dpkg as dpkg leaves it after unpacking (or after configuring, when `configured`)."""
-    admin = root / "var/lib/dpkg"
-    for sub in ("info", "updates", "triggers", "alternatives", "parts"):
-        (admin / sub).mkdir(parents=True, exist_ok=True)
-    stanzas: list[str] = []
-    interests: dict[str, list[str]] = {}
-    for record, unp in unpacked:
-        conffiles = _conffiles(root, unp, configured=configured)
-        stanzas.append(_status_stanza(unp.control["control"], conffiles, configured=configured))
-        _write_info(admin / "info", info_name(record), unp)
-        _collect_interests(unp, interests)
-    for name in ("available", "diversions", "statoverride"):
-        (admin / name).touch()
-    (admin / "arch").write_text(f"{arch}\n")
-    # Database layout 1 (dpkg ≥ 1.16.2): info files of Multi-Arch: same packages carry ":<arch>".
-    (admin / "info/format").write_text("1\n")
-    (admin / "status").write_text("\n".join(sorted(stanzas)))
-    _write_trigger_interests(admin / "triggers", interests)
-
-
-def info_name(record: PackageRecord) -> str:
-    """dpkg names info files `<pkg>:<arch>.*` for Multi-Arch: same packages, `<pkg>.*` otherwise."""
-    return f"{record.name}:{record.arch}" if record.multi_arch == "same" else record.name
-
-
-def _write_info(info: Path, name: str, unp: Unpacked) -> None:
-    (info / f"{name}.list").write_text("\n".join(unp.paths) + "\n")
-    for member in _INFO_FILES:
-        if member in unp.control:
-            path = info / f"{name}.{member}"
-            path.write_bytes(unp.control[member])
-            path.chmod(0o755 if member in {"preinst", "postinst", "prerm", "postrm", "config"} else 0o644)
-
-
-def _conffiles(root: Path, unp: Unpacked, *, configured: bool) -> list[tuple[str, str]]:
-    """(path, hash) for `Conffiles:`; unconfigured ones wait as `<file>.dpkg-new`, as dpkg leaves them."""
-    result = []
-    for line in unp.control.get("conffiles", b"").decode().splitlines():
-        words = line.split()
-        if not words or not words[-1].startswith("/"):
-            continue  # "remove-on-upgrade /path" flags (dpkg 1.20.1) have the path last
-        path = words[-1]
-        real = root / "/".join(_member_parts(path.lstrip("/"), unp.package))
-        if not real.is_file():
-            continue
-        if configured:
-            result.append((path, hashlib.md5(real.read_bytes()).hexdigest()))  # noqa: S324 - dpkg's hash
-        else:
-            real.rename(real.with_name(real.name + ".dpkg-new"))
-            result.append((path, "newconffile"))
-    return result
-
-
-def _status_stanza(control: bytes, conffiles: list[tuple[str, str]], *, configured: bool) -> str:
-    lines = control.decode().strip("\n").splitlines()
-    status = "install ok installed" if configured else "install ok unpacked"
-    out = [lines[0], f"Status: {status}", *lines[1:]]
-    if conffiles:
-        out.append("Conffiles:")
-        out.extend(f" {path} {digest}" for path, digest in conffiles)
-    return "\n".join(out) + "\n"
-
-
-def _collect_interests(unp: Unpacked, interests: dict[str, list[str]]) -> None:
-    """`interest` lines of a triggers file (deb-triggers(5)) → trigger name → interested packages."""
-    for line in unp.control.get("triggers", b"").decode().splitlines():
-        words = line.split("#", 1)[0].split()
-        if len(words) == 2 and words[0].startswith("interest"):  # noqa: PLR2004 - directive + name
-            suffix = "/noawait" if words[0] == "interest-noawait" else ""
-            interests.setdefault(words[1], []).append(unp.package + suffix)
-
-
-def _write_trigger_interests(triggers: Path, interests: dict[str, list[str]]) -> None:
-    """dpkg's trigger registry: `File` holds file triggers, one file per explicit trigger name."""
-    files = [
-        f"{name} {pkg}" for name, pkgs in sorted(interests.items()) if name.startswith("/") for pkg in pkgs
-    ]
-    (triggers / "File").write_text("".join(f"{line}\n" for line in files))
-    for name, pkgs in interests.items():
-        if not name.startswith("/"):
-            (triggers / name).write_text("".join(f"{pkg}\n" for pkg in pkgs))
-    (triggers / "Unincorp").touch()
-
-
-# --------------------------------------------------------------------------- clone helpers
-
-
-def _link_or_copy(src: Path, dest: Path) -> None:
-    try:
-        os.link(src, dest, follow_symlinks=False)
-    except OSError:
-        shutil.copy2(src, dest, follow_symlinks=False)
-
-
-def _copy_dir_meta(src: Path, dest: Path) -> None:
-    st = src.stat()
-    dest.chmod(stat.S_IMODE(st.st_mode))
-    if os.geteuid() == 0:
-        os.chown(dest, st.st_uid, st.st_gid)

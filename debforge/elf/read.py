@@ -1,10 +1,10 @@
-"""ELF facts (pyelftools), the symbol-version guard, and in-place repair of PT_INTERP and RPATH/RUNPATH."""
+"""ELF facts (pyelftools): headers, dynamic tags, symbol versions and the dynamic symbol table."""
 
 from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -12,7 +12,6 @@ from typing import Any
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.elf.elffile import ELFFile
 
-from debforge.dists import Target
 from debforge.errors import ElfError
 
 # ELF constants (System V gABI; ARM and RISC-V psABI for the float-ABI flags).
@@ -108,11 +107,11 @@ def version_key(version: str) -> tuple[int, ...]:
 
 def read_elf(path: Path) -> ElfInfo:
     """Read the facts of one ELF file; raise ElfError for anything but a supported Linux ELF."""
-    with _open_elf(path) as elf:
+    with open_elf(path) as elf:
         return _facts(path, elf)
 
 
-class _open_elf:  # used like a function, as a contextlib manager would be
+class open_elf:  # used like a function, as a contextlib manager would be
     """Open `path` as an ELFFile with every pyelftools failure turned into an ElfError naming the file."""
 
     def __init__(self, path: Path) -> None:
@@ -180,7 +179,7 @@ def _facts(path: Path, elf: Any) -> ElfInfo:
         elf_class=elf_class,
         endian="little",
         abi=(elf_class, 1, machine),
-        interpreter=_interpreter(elf),
+        interpreter=read_interpreter(elf),
         needed=tuple(dyn.get("DT_NEEDED", ())),
         soname=next(iter(dyn.get("DT_SONAME", ())), None),
         rpath=_split_path(dyn.get("DT_RPATH", ())),
@@ -197,7 +196,8 @@ def _read(elf: Any, offset: int, size: int) -> bytes:
     return data
 
 
-def _interpreter(elf: Any) -> PurePosixPath | None:
+def read_interpreter(elf: Any) -> PurePosixPath | None:
+    """The PT_INTERP path of an open ELF file, or None for a static file or a library."""
     for seg in elf.iter_segments():
         if seg["p_type"] == "PT_INTERP":
             return PurePosixPath(seg.get_interp_name())
@@ -244,7 +244,7 @@ def read_dynamic_symbols(path: Path) -> tuple[DynSymbol, ...]:
     A defined symbol that a copy relocation (R_*_COPY) fills is reported as undefined: the data
     really lives in the library (dpkg's Objdump.pm apply_relocations does the same).
     """
-    with _open_elf(path) as elf:
+    with open_elf(path) as elf:
         dynsym = elf.get_section_by_name(".dynsym")
         if dynsym is None:
             return ()
@@ -320,165 +320,3 @@ _R_COPY = {"EM_AARCH64": 1024, "EM_X86_64": 5, "EM_386": 5, "EM_ARM": 20, "EM_RI
 
 def _is_copy(machine: str, rtype: int) -> bool:
     return _R_COPY.get(machine) == rtype
-
-
-# --- the symbol-version guard -----------------------------------------------------------------
-
-
-def library_dirs(target: Target) -> tuple[PurePosixPath, ...]:
-    """Where the target's dynamic loader finds system libraries (multiarch first, as ld.so.conf says)."""
-    ma = target.multiarch
-    return tuple(PurePosixPath(p) for p in (f"/lib/{ma}", f"/usr/lib/{ma}", "/lib", "/usr/lib"))
-
-
-def find_in_sysroot(soname: str, sysroot: Path, dirs: Sequence[PurePosixPath]) -> Path | None:
-    """The first `<sysroot><dir>/<soname>` that exists, or None."""
-    for d in dirs:
-        candidate = sysroot / d.relative_to("/") / soname
-        if candidate.exists():
-            return candidate
-    return None
-
-
-def check_symbol_versions(infos: Iterable[ElfInfo], sysroot: Path, target: Target) -> None:
-    """Refuse files needing a symbol version (GLIBC_, GLIBCXX_, OPENSSL_…) the target's libraries lack.
-
-    The provided versions are read from `.gnu.version_d` of each library in the sysroot, never from
-    a table: the same check ld.so makes at start-up ("version `GLIBC_2.38' not found").
-    """
-    infos = tuple(infos)
-    shipped = {i.soname for i in infos if i.soname}
-    for info in infos:
-        for lib, wanted in sorted(info.versions.items()):
-            if lib in shipped:
-                continue
-            found = find_in_sysroot(lib, sysroot, library_dirs(target))
-            if found is None:
-                raise ElfError(
-                    f"{info.path.name} needs {lib}, which the {target.dist} sysroot does not have",
-                    hint=f"add the package that ships {lib} to the sysroot",
-                )
-            provided = set(read_elf(found).defined_versions)
-            missing = sorted(set(wanted) - provided, key=version_key)
-            if missing:
-                raise ElfError(_guard_sentence(info.path.name, missing[-1], provided, target.dist, lib))
-
-
-def _guard_sentence(name: str, missing: str, provided: set[str], dist: str, lib: str) -> str:
-    prefix = re.sub(r"[\d.]+$", "", missing)
-    same = sorted((v for v in provided if re.fullmatch(re.escape(prefix) + r"[\d.]+", v)), key=version_key)
-    have = f"{dist} provides {same[-1]}" if same else f"{dist}'s {lib} does not define it"
-    return f"{name} needs {missing} but {have}; build against the {dist} sysroot"
-
-
-# --- repair: FHS interpreter, no RPATH/RUNPATH outside the FHS ------------------------------------
-
-# Directories a Debian system may legitimately search (FHS 3.0 §4.6, §3.13 for /opt add-ons).
-_FHS_LIB_DIRS = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32", "/usr/lib64",
-                 "/usr/libx32", "/usr/local/lib", "/opt")  # fmt: skip
-_DT_NULL, _DT_RPATH, _DT_RUNPATH = 0, 15, 29
-
-
-def keeps_rpath_entry(entry: str) -> bool:
-    """Whether an RPATH/RUNPATH entry stays: `$ORIGIN`-relative or inside the FHS library directories.
-
-    >>> [keeps_rpath_entry(e) for e in ("$ORIGIN/../lib", "/usr/lib/foo", "/nix/store/x-glibc/lib", "lib")]
-    [True, True, False, False]
-    """
-    if entry.startswith(("$ORIGIN", "${ORIGIN}")):
-        return True
-    return any(entry == d or entry.startswith(d + "/") for d in _FHS_LIB_DIRS)
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """Where the patchable strings and the dynamic array sit in the file."""
-
-    elf_class: int
-    interp: tuple[int, int] | None  # (file offset, size incl. NUL padding)
-    dynamic: tuple[int, int] | None  # (file offset, entry count)
-    dynstr: int | None  # file offset of DT_STRTAB
-
-
-def _layout(elf: Any) -> _Layout:
-    interp = dynamic = None
-    for seg in elf.iter_segments():
-        if seg["p_type"] == "PT_INTERP":
-            interp = (seg["p_offset"], seg["p_filesz"])
-        elif seg["p_type"] == "PT_DYNAMIC":
-            dynamic = (seg["p_offset"], seg["p_filesz"] // (16 if elf.elfclass == 64 else 8))  # noqa: PLR2004
-    dynstr = None
-    section = elf.get_section_by_name(".dynamic")
-    if dynamic is not None and section is not None:
-        for tag in section.iter_tags():
-            if tag.entry.d_tag == "DT_STRTAB":
-                dynstr = next(iter(elf.address_offsets(tag.entry.d_val)), None)
-    return _Layout(elf_class=elf.elfclass, interp=interp, dynamic=dynamic, dynstr=dynstr)
-
-
-def patch_elf(path: Path, *, interpreter: PurePosixPath | None, drop_non_fhs_rpaths: bool = True) -> bytes:
-    """The bytes of `path` with PT_INTERP set to `interpreter` and non-FHS RPATH/RUNPATH entries dropped.
-
-    Shorter strings are written in place (NUL-padded), so the layout never moves; a longer
-    interpreter needs a new segment, which `patchelf` makes. Patching twice gives identical bytes.
-    Strip before patching, never after: strip(1) can undo patchelf's layout (patchelf's README).
-    """
-    data = bytearray(path.read_bytes())
-    with _open_elf(path) as elf:
-        layout = _layout(elf)
-        current = _interpreter(elf)
-    if interpreter is not None and layout.interp is not None and current != interpreter:
-        new = str(interpreter).encode() + b"\0"
-        if len(new) <= layout.interp[1]:
-            off, size = layout.interp
-            data[off : off + size] = new.ljust(size, b"\0")
-        else:
-            data = bytearray(_patchelf_interpreter(path, interpreter))
-            return _patch_rpaths(path, data, drop_non_fhs_rpaths)
-    return _patch_rpaths(path, data, drop_non_fhs_rpaths)
-
-
-def _patchelf_interpreter(path: Path, interpreter: PurePosixPath) -> bytes:
-    import shutil  # noqa: PLC0415 - only this rare path copies files
-    import tempfile  # noqa: PLC0415
-
-    from debforge.run import run  # noqa: PLC0415 - keep elf importable without the runner's deps
-
-    with tempfile.TemporaryDirectory(prefix="debforge-patchelf-") as tmp:
-        copy = Path(tmp) / path.name
-        shutil.copyfile(path, copy)
-        run(["patchelf", "--set-interpreter", str(interpreter), copy])
-        return copy.read_bytes()
-
-
-def _patch_rpaths(path: Path, data: bytearray, drop: bool) -> bytes:
-    if not drop:
-        return bytes(data)
-    import io  # noqa: PLC0415
-
-    elf = ELFFile(io.BytesIO(bytes(data)))
-    layout = _layout(elf)
-    if layout.dynamic is None or layout.dynstr is None:
-        return bytes(data)
-    fmt = "<qQ" if layout.elf_class == 64 else "<iI"  # noqa: PLR2004
-    width = struct.calcsize(fmt)
-    off, count = layout.dynamic
-    entries = [struct.unpack_from(fmt, data, off + i * width) for i in range(count)]
-    kept: list[tuple[int, int]] = []
-    for tag, val in entries:
-        if tag in (_DT_RPATH, _DT_RUNPATH) and not _rewrite_string(data, layout.dynstr + val):
-            continue  # nothing left: the tag goes (the array is re-packed below)
-        kept.append((tag, val))
-    kept += [(_DT_NULL, 0)] * (count - len(kept))
-    for i, (tag, val) in enumerate(kept):
-        struct.pack_into(fmt, data, off + i * width, tag, val)
-    return bytes(data)
-
-
-def _rewrite_string(data: bytearray, start: int) -> bool:
-    """Rewrite the search path at `start` keeping allowed entries; False (and zeroed) if none remain."""
-    end = data.index(b"\0", start)
-    old = data[start:end].decode("utf-8", "surrogateescape")
-    kept = ":".join(e for e in old.split(":") if e and keeps_rpath_entry(e))
-    data[start:end] = kept.encode("utf-8", "surrogateescape").ljust(end - start, b"\0")
-    return bool(kept)

@@ -1,0 +1,169 @@
+"""Closure → Sysroot: .debs unpacked safely into a merged-/usr tree with a dpkg database, cached."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from debforge.archive import download_packages, fetch_index
+from debforge.archive.index import PackageRecord
+from debforge.cache import Cache, key
+from debforge.dists import Target
+from debforge.errors import RootfsError
+from debforge.report import Reporter
+from debforge.resolve import resolve_closure
+from debforge.rootfs.dpkgdb import info_name, write_dpkg_database
+from debforge.rootfs.extract import Tree, Unpacked, prepare_layout, rewrite_absolute_links, unpack_deb
+
+__all__ = [
+    "ROOTFS_FORMAT",
+    "SYSROOT_BASE",
+    "ClosureLike",
+    "Sysroot",
+    "Unpacked",
+    "build_sysroot",
+    "clone_tree",
+    "export_tree",
+    "fetch_debs",
+    "fill_tree",
+    "info_name",
+    "make_sysroot",
+    "unpack_deb",
+    "write_dpkg_database",
+]
+
+# Bump when the layout of the trees written here changes: it is part of every tree key.
+ROOTFS_FORMAT = 1
+# What a linker needs besides the requested packages: libc6-dev brings crt1.o/crti.o/crtn.o, libc.so,
+# libc_nonshared.a, libm/libpthread stubs and the headers (with linux-libc-dev, libcrypt-dev through its
+# Depends); libgcc-s1 brings libgcc_s.so.1, which Rust's std links with -lgcc_s. The gcc runtime objects
+# (crtbegin.o, libgcc.a) come from the cross compiler's own libgcc-N-dev-<arch>-cross, not the sysroot.
+SYSROOT_BASE = ("libc6-dev", "libgcc-s1")
+# bookworm and trixie are merged-/usr (the top-level directories are symlinks into /usr).
+_MERGED_DISTS = frozenset({"bookworm", "trixie"})
+
+
+class ClosureLike(Protocol):
+    """What rootfs needs of a resolver Closure: the exact records and a key naming them."""
+
+    @property
+    def packages(self) -> tuple[PackageRecord, ...]:
+        """Every record of the closure."""
+
+    @property
+    def key(self) -> str:
+        """A hash of the exact closure."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sysroot:
+    """A Debian tree of one exact closure: `path` is the cached tree (read-only) or a private clone."""
+
+    path: Path
+    target: Target
+    closure_key: str
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def build_sysroot(
+    closure: ClosureLike, target: Target, cache: Cache, reporter: Reporter, *, read_only: bool = False
+) -> Sysroot:
+    """The tree of `closure` (cached by its key); `read_only` returns the cache entry itself, else a clone."""
+    debs = fetch_debs(closure.packages, cache, reporter)
+    tree_key = key({"format": ROOTFS_FORMAT, "kind": "sysroot", "closure": closure.key, "dist": target.dist})
+    with reporter.step(f"Unpacking {len(closure.packages)} packages"):
+        path = cache.build_tree(
+            tree_key, lambda work: fill_tree(work, closure.packages, debs, target, configured=True)
+        )
+    if not read_only:
+        clone = cache.tempdir("sysroot-") / "root"
+        clone_tree(path, clone)
+        path = clone
+    return Sysroot(path=path, target=target, closure_key=closure.key)
+
+
+def export_tree(sysroot: Sysroot, out: Path) -> Path:
+    """Copy the sysroot to `out` cheaply (hard links; plain copies across filesystems)."""
+    if out.exists() and any(out.iterdir()):
+        raise RootfsError(f"{out} exists and is not empty", hint="choose a new --out directory or empty it")
+    clone_tree(sysroot.path, out)
+    return out
+
+
+def make_sysroot(
+    target: Target, packages: Sequence[str], cache: Cache, reporter: Reporter, *, out: Path | None = None
+) -> Sysroot:
+    """`debforge sysroot PKG... [--out DIR]`: resolve PKGs plus SYSROOT_BASE, build (or reuse) the tree,
+    and export it to `out` (else return the read-only cached tree)."""
+    index = fetch_index(target, cache, reporter)
+    closure = resolve_closure(index, [*packages, *SYSROOT_BASE])
+    sysroot = build_sysroot(closure, target, cache, reporter, read_only=True)
+    if out is None:
+        return sysroot
+    with reporter.step(f"Linking the tree into {out}"):
+        return replace(sysroot, path=export_tree(sysroot, out))
+
+
+def fetch_debs(records: Sequence[PackageRecord], cache: Cache, reporter: Reporter) -> dict[str, Path]:
+    """The verified .deb of every record (sha256 → blob path), downloaded in parallel when missing."""
+    return download_packages(list(records), cache, reporter)
+
+
+def fill_tree(
+    root: Path,
+    records: Sequence[PackageRecord],
+    debs: dict[str, Path],
+    target: Target,
+    *,
+    configured: bool,
+) -> None:
+    """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap)."""
+    tree = Tree(root=root, merged_usr=target.dist in _MERGED_DISTS)
+    prepare_layout(tree)
+    done: list[tuple[PackageRecord, Unpacked]] = []
+    for record in records:
+        done.append((record, unpack_deb(debs[record.sha256], tree, package=record.name)))
+    rewrite_absolute_links(tree)
+    write_dpkg_database(root, done, target.arch, configured=configured)
+
+
+def clone_tree(src: Path, dest: Path) -> None:
+    """Recreate `src` at `dest` with hard-linked files (like `cp -al`), copying when links cannot cross."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        for name in (*dirnames, *filenames):
+            s, d = Path(dirpath) / name, dest / rel / name
+            st = s.lstat()
+            if stat.S_ISDIR(st.st_mode):
+                d.mkdir(mode=0o700)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                d.symlink_to(s.readlink())
+            else:
+                _link_or_copy(s, d)
+        _copy_dir_meta(Path(dirpath), dest / rel)
+
+
+# --------------------------------------------------------------------------- clone helpers
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dest, follow_symlinks=False)
+
+
+def _copy_dir_meta(src: Path, dest: Path) -> None:
+    st = src.stat()
+    dest.chmod(stat.S_IMODE(st.st_mode))
+    if os.geteuid() == 0:
+        os.chown(dest, st.st_uid, st.st_gid)
