@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from debforge.cache import default_cache_dir
@@ -414,6 +415,14 @@ def _size(n: int) -> str:
     return f"{value:.1f} GB"
 
 
+def _say_error(message: str, hint: str | None = None) -> None:
+    """One sentence on stderr (never wrapped, never read as rich markup), then the hint."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    if hint:
+        err.print(f"[bold]hint:[/] {escape(hint)}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the app, turn errors into one sentence and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -423,19 +432,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     except DebforgeError as exc:
         if debug:
             raise
-        err = Console(stderr=True, highlight=False)
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
-        if exc.hint:
-            err.print(f"[bold]hint:[/] {exc.hint}")
+        _say_error(str(exc), exc.hint)
         sys.exit(2 if isinstance(exc, UsageError) else 1)
     except KeyboardInterrupt:
-        Console(stderr=True).print("[bold red]error:[/] interrupted")
+        _say_error("interrupted")
         sys.exit(130)
     except Exception as exc:
         if debug:
             raise
-        Console(stderr=True).print(
-            f"[bold red]error:[/] internal error: {type(exc).__name__}: {exc}\n"
-            "[bold]hint:[/] run again with --debug for the traceback, and please report it"
-        )
+        _say_error(f"internal error: {type(exc).__name__}: {exc}",
+                   "run again with --debug for the traceback, and please report it")  # fmt: skip
         sys.exit(1)
