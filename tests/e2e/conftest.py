@@ -38,3 +38,16 @@ def runtime_image(e2e_cache: Cache, bookworm_arm64: Target) -> Image:
     """The bookworm arm64 runtime image (debforge image --dist bookworm --arch arm64), built once."""
     require_docker()
     return build_image(bookworm_arm64, e2e_cache, NullReporter())
+
+
+@pytest.fixture(scope="session")
+def hello_ssl_deb(e2e_cache: Cache, bookworm_arm64: Target, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """recipes/hello-ssl packaged for bookworm arm64 (cross-built in the builder image), once per session."""
+    from debforge.pipeline import package
+    from debforge.recipe import load_recipe
+
+    require_docker()
+    recipe = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "hello-ssl", arch="arm64",
+                         reporter=NullReporter())  # fmt: skip
+    out = tmp_path_factory.mktemp("hello-ssl-deb")
+    return package(recipe, bookworm_arm64, e2e_cache, NullReporter(), out=out).package.path
