@@ -1,0 +1,148 @@
+"""The build stage: a recipe and a Target → built files (Artifacts), copied to `--out` atomically.
+
+`build()` dispatches on `recipe.build.kind` through a table: `cargo` cross-builds in the Rust
+builder container (debforge/build/rust.py), `binary` passes a prebuilt file through after checking
+it is an ELF for the target. Nothing is written to `out` until every file is built, and each file
+is renamed into place whole, so a failed build leaves `out` as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from debforge.build import rust
+from debforge.cache import Cache, atomic_output
+from debforge.dists import Target
+from debforge.errors import BuildError, ElfError, UsageError
+from debforge.recipe import Recipe
+from debforge.report import Reporter
+
+Toolchain = Literal["container", "host"]
+TOOLCHAINS: tuple[Toolchain, ...] = ("container", "host")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Artifact:
+    """One built file: where it is now, its name (a bin target or file name), arch and SHA256."""
+
+    source: Path
+    name: str
+    arch: str
+    sha256: str
+
+    def to_json(self) -> dict[str, str]:
+        """`debforge build --json`: one entry of the list."""
+        return {"path": str(self.source), "name": self.name, "arch": self.arch, "sha256": self.sha256}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Artifacts:
+    """What the build stage returns: the files, the toolchain that made them and its output."""
+
+    files: tuple[Artifact, ...]
+    toolchain: tuple[tuple[str, str], ...] = ()  # (tool, version line), for the build record
+    log: str = ""  # the builder's own output (cargo's), kept for the build record
+
+    def to_json(self) -> list[dict[str, str]]:
+        """`debforge build --json`: a list of {path, name, arch, sha256}."""
+        return [artifact.to_json() for artifact in self.files]
+
+    def get(self, name: str) -> Artifact:
+        """The artifact called `name` (a bin target, `lib<name>.so` or the prebuilt file's name)."""
+        for artifact in self.files:
+            if artifact.name == name:
+                return artifact
+        raise BuildError(f"the build produced no artifact named {name!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Request:
+    recipe: Recipe
+    target: Target
+    cache: Cache
+    reporter: Reporter
+    toolchain: Toolchain
+    emulate: bool
+
+
+def build(
+    recipe: Recipe,
+    target: Target,
+    cache: Cache,
+    reporter: Reporter,
+    *,
+    toolchain: Toolchain = "container",
+    emulate: bool = False,
+    out: Path | None = None,
+) -> Artifacts:
+    """Build the recipe's artifacts for `target`; with `out`, copy them there (each file atomically)."""
+    if toolchain not in TOOLCHAINS:
+        raise UsageError(f"unknown toolchain {toolchain!r}; choose one of: {', '.join(TOOLCHAINS)}")
+    if emulate and toolchain == "host":
+        raise UsageError("--emulate builds inside a target container; it cannot use --toolchain host")
+    request = _Request(
+        recipe=recipe, target=target, cache=cache.ensure(), reporter=reporter, toolchain=toolchain,
+        emulate=emulate,
+    )  # fmt: skip
+    built = _BUILDERS[recipe.build.kind](request)
+    files = tuple(_deliver(name, path, target, out) for name, path in built.files)
+    return Artifacts(files=files, toolchain=built.toolchain, log=built.log)
+
+
+def _build_cargo(request: _Request) -> rust.Built:
+    return rust.build_cargo(
+        request.recipe, request.target, request.cache, request.reporter,
+        toolchain=request.toolchain, emulate=request.emulate,
+    )  # fmt: skip
+
+
+def _pass_binary(request: _Request) -> rust.Built:
+    """kind = "binary": the prebuilt file as it is, once it is known to be an ELF for the target."""
+    from debforge.elf import read_elf  # noqa: PLC0415 - pyelftools is only needed for prebuilt files
+
+    binary = request.recipe.build.binary
+    if binary is None or not binary.is_file():
+        raise BuildError(f"the prebuilt file {binary} of {request.recipe.recipe_file} does not exist")
+    try:
+        info = read_elf(binary)
+    except ElfError as exc:
+        raise BuildError(f"the prebuilt file {binary} is not usable: {exc}") from exc
+    if info.deb_arch != request.target.arch:
+        raise BuildError(
+            f"the prebuilt file {binary} is built for {info.deb_arch}, not {request.target.arch}",
+            hint=f"pass --arch {info.deb_arch}, or give a binary built for {request.target.arch}",
+        )
+    return rust.Built(files=((binary.name, binary),))
+
+
+_BUILDERS: dict[str, Callable[[_Request], rust.Built]] = {
+    "cargo": _build_cargo,
+    "binary": _pass_binary,
+}
+
+
+def _deliver(name: str, path: Path, target: Target, out: Path | None) -> Artifact:
+    """The Artifact of a built file; with `out`, first copied there under its name (atomic rename)."""
+    if out is not None:
+        dest = out / name
+        with atomic_output(dest) as tmp:
+            shutil.copyfile(path, tmp)
+            tmp.chmod(path.stat().st_mode & 0o777)
+        path = dest
+    return Artifact(source=path, name=name, arch=target.arch, sha256=_sha256(path))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+__all__ = ["TOOLCHAINS", "Artifact", "Artifacts", "Toolchain", "build"]

@@ -1,0 +1,176 @@
+"""The build stage without Docker or network: cargo's command line and cross environment, the
+host-toolchain check, error tails, and the prebuilt-binary passthrough."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from debforge.build import Artifacts, build, rust
+from debforge.cache import Cache
+from debforge.dists import make_target
+from debforge.errors import BuildError, RecipeError, UsageError
+from debforge.recipe import Recipe, load_recipe
+from debforge.report import NullReporter
+from tests.helpers.elfs import compile_c
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+ARM64 = make_target("bookworm", "arm64")
+
+
+def hello_recipe() -> Recipe:
+    return load_recipe(RECIPES / "hello-ssl", arch="arm64", reporter=NullReporter())
+
+
+def test_cargo_argv_release_locked_target() -> None:
+    spec = hello_recipe().build
+    argv = rust.cargo_argv(spec, triple="aarch64-unknown-linux-gnu", locked=True, manifest="/s/Cargo.toml")
+    assert argv[:4] == ["cargo", "build", "--manifest-path", "/s/Cargo.toml"]
+    assert "--release" in argv and "--locked" in argv
+    assert argv[argv.index("--target") + 1] == "aarch64-unknown-linux-gnu"
+    assert "--bin=hello-ssl" in argv
+
+
+def test_cargo_argv_features_profile_and_native() -> None:
+    spec = dataclasses.replace(
+        hello_recipe().build, features=("a", "b"), default_features=False, profile="dist", cdylibs=("x-y",)
+    )
+    argv = rust.cargo_argv(spec, triple=None, locked=False, manifest="Cargo.toml")
+    assert "--target" not in argv and "--locked" not in argv and "--release" not in argv
+    assert argv[argv.index("--profile") + 1] == "dist"
+    assert argv[argv.index("--features") + 1] == "a,b"
+    assert "--no-default-features" in argv and "--lib" in argv
+    assert rust.artifact_names(spec) == ["hello-ssl", "libx_y.so"]
+    assert rust.profile_dir("dev") == "debug" and rust.profile_dir("release") == "release"
+
+
+def test_cross_env_configures_every_snag() -> None:
+    env = rust.cross_env(ARM64, rust.IN_CONTAINER, std=True)
+    sysroot = rust.IN_CONTAINER.sysroot
+    assert env["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"] == "aarch64-linux-gnu-gcc"
+    flags = env["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS"].split()
+    assert f"--sysroot={rust.IN_CONTAINER.std}/usr" in flags
+    assert f"-Clink-arg=--sysroot={sysroot}" in flags
+    assert any(f.startswith("--remap-path-prefix=/debforge/src=") for f in flags)
+    assert "RUSTFLAGS" not in env  # target-only: build scripts keep the builder's std
+    assert env["CC_aarch64_unknown_linux_gnu"] == "aarch64-linux-gnu-gcc"
+    assert env["AR_aarch64_unknown_linux_gnu"] == "aarch64-linux-gnu-ar"
+    assert env["PKG_CONFIG_SYSROOT_DIR"] == sysroot
+    assert env["PKG_CONFIG_LIBDIR"] == (
+        f"{sysroot}/usr/lib/aarch64-linux-gnu/pkgconfig:{sysroot}/usr/share/pkgconfig"
+    )
+    assert env["PKG_CONFIG_ALLOW_CROSS"] == "1"
+    assert env["AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_LIB_DIR"] == f"{sysroot}/usr/lib/aarch64-linux-gnu"
+    assert env["AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_INCLUDE_DIR"] == f"{sysroot}/usr/include"
+    assert env["CARGO_TARGET_DIR"] == rust.IN_CONTAINER.target_dir
+
+
+def test_cross_env_host_has_no_std_flag() -> None:
+    paths = dataclasses.replace(rust.IN_CONTAINER, std="")
+    flags = rust.cross_env(ARM64, paths, std=False)["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS"]
+    assert not any(f.startswith("--sysroot=") for f in flags.split())
+
+
+def test_cargo_config_replaces_crates_io() -> None:
+    text = rust.cargo_config("debian", rust.IN_CONTAINER, "/debforge/sysroot/usr/share/cargo/registry")
+    assert 'replace-with = "local"' in text
+    assert 'directory = "/debforge/sysroot/usr/share/cargo/registry"' in text
+    assert 'directory = "/debforge/src/vendor"' in rust.cargo_config("vendored", rust.IN_CONTAINER, "x")
+    assert rust.cargo_config("registry", rust.IN_CONTAINER, "x") == ""
+
+
+def test_error_tail_starts_at_cargo_error() -> None:
+    log = "   Compiling a v1\n   Compiling b v1\nerror[E0425]: cannot find value `x`\n --> src/main.rs:1:1\n"
+    assert rust.error_tail(log).startswith("error[E0425]")
+    assert rust.error_tail("just\nnoise") == "just\nnoise"
+
+
+def fake_rustc(bindir: Path, sysroot: Path) -> None:
+    """A rustc that answers -V and --print sysroot like rustup's stable 1.95 without extra targets."""
+    bindir.mkdir()
+    script = bindir / "rustc"
+    script.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in -V) echo "rustc 1.95.0 (59807616e 2026-04-14)";; '
+        f'--print) echo "{sysroot}";; esac\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    (sysroot / "lib/rustlib/x86_64-unknown-linux-gnu/lib").mkdir(parents=True)
+
+
+def test_host_toolchain_without_target_std_names_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_rustc(tmp_path / "bin", tmp_path / "sysroot")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setenv("CARGO_HOME", str(tmp_path / "nocargo"))
+    with pytest.raises(BuildError) as err:
+        build(hello_recipe(), ARM64, Cache(tmp_path / "cache"), NullReporter(), toolchain="host")
+    assert str(err.value) == (
+        "the host's rustc 1.95 has no std for aarch64-unknown-linux-gnu; use --toolchain container "
+        "(default), or install it with `dpkg --add-architecture arm64 && apt install libstd-rust-dev:arm64`"
+    )
+    assert not (tmp_path / "cache" / "trees").exists() or not any((tmp_path / "cache" / "trees").iterdir())
+
+
+def test_real_host_rustc_without_aarch64_std(tmp_path: Path) -> None:
+    """The machine's own rustc (rustup stable, x86_64 only here) gives the rustup fix."""
+    rustup = Path.home() / ".cargo/bin/rustup"
+    sysroot = Path.home() / ".rustup/toolchains"
+    if not rustup.is_file() or any(sysroot.glob("*/lib/rustlib/aarch64-unknown-linux-gnu")):
+        pytest.skip("this host has no rustup rustc, or it has the aarch64 std")
+    with pytest.raises(
+        BuildError,
+        match=r"has no std for aarch64-unknown-linux-gnu; use --toolchain "
+        r"container \(default\), or install it with `rustup target add aarch64-unknown-linux-gnu`",
+    ):
+        build(hello_recipe(), ARM64, Cache(tmp_path / "cache"), NullReporter(), toolchain="host")
+
+
+def test_emulate_with_host_toolchain_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        build(hello_recipe(), ARM64, Cache(tmp_path), NullReporter(), toolchain="host", emulate=True)
+
+
+def test_project_without_cargo_toml(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    with pytest.raises(RecipeError, match=r"neither debforge\.toml nor Cargo\.toml"):
+        load_recipe(tmp_path, arch="arm64", reporter=NullReporter())
+    recipe = dataclasses.replace(
+        hello_recipe(),
+        source_dir=tmp_path,
+        build=dataclasses.replace(hello_recipe().build, manifest=tmp_path / "Cargo.toml"),
+    )
+    with pytest.raises(BuildError, match=r"has no Cargo\.toml"):
+        build(recipe, ARM64, Cache(tmp_path / "cache"), NullReporter())
+
+
+def prebuilt_recipe(tmp_path: Path, binary: Path) -> Recipe:
+    recipe = hello_recipe()
+    spec = dataclasses.replace(recipe.build, kind="binary", binary=binary, binaries=(binary.name,))
+    return dataclasses.replace(recipe, build=spec)
+
+
+@pytest.mark.integration
+def test_binary_passthrough_copies_to_out(tmp_path: Path) -> None:
+    binary = compile_c(tmp_path / "hello")
+    out = tmp_path / "out"
+    result = build(prebuilt_recipe(tmp_path, binary), ARM64, Cache(tmp_path / "c"), NullReporter(), out=out)
+    assert isinstance(result, Artifacts)
+    (artifact,) = result.files
+    assert artifact.source == out / "hello" and artifact.arch == "arm64"
+    assert artifact.source.read_bytes() == binary.read_bytes()
+    assert os.access(artifact.source, os.X_OK)
+    assert result.to_json()[0]["sha256"] == artifact.sha256
+    assert [p.name for p in out.iterdir()] == ["hello"]  # no temporary left behind
+
+
+@pytest.mark.integration
+def test_binary_for_another_arch_is_refused(tmp_path: Path) -> None:
+    binary = compile_c(tmp_path / "hello", cc="gcc")
+    with pytest.raises(BuildError, match="built for amd64, not arm64"):
+        build(prebuilt_recipe(tmp_path, binary), ARM64, Cache(tmp_path / "c"), NullReporter())
