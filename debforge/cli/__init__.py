@@ -358,12 +358,11 @@ def build_command(
     target, cache, report = opts.target(), opts.cache(), reporter()
     recipe = load_recipe(project, arch=target.arch, reporter=report)
     artifacts = build(recipe, target, cache, report, toolchain=toolchain.value, emulate=emulate, out=out)
-    docs = [{"path": str(a.source), "arch": a.arch, "sha256": a.sha256} for a in artifacts.files]
     if json_out:
-        print_json(docs)
+        print_json(artifacts.to_json())
     else:
-        for doc in docs:
-            stdout().print(doc["path"])
+        for artifact in artifacts.files:
+            stdout().print(str(artifact.source))
 
 
 @app.command("test-install")
