@@ -265,10 +265,11 @@ def test_read_control_names_missing_fields(tmp_path: Path) -> None:
         info.size = len(control)
         tar.addfile(info, io.BytesIO(control))
     member = gzip.compress(buf.getvalue())
+    binary = f"{'debian-binary':<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{4:<10}`\n".encode() + b"2.0\n"
     header = f"{'control.tar.gz':<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(member):<10}`\n".encode()
     deb = tmp_path / "half.deb"
-    deb.write_bytes(b"!<arch>\n" + header + member + (b"\n" if len(member) % 2 else b""))
-    with pytest.raises(InstallError, match="lacks architecture"):
+    deb.write_bytes(b"!<arch>\n" + binary + header + member + (b"\n" if len(member) % 2 else b""))
+    with pytest.raises(InstallError, match="has no Architecture field"):
         read_control(deb)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from debforge.errors import CommandError, ContainerError
+from debforge.run import Completed
 
 if TYPE_CHECKING:
     import docker
@@ -30,19 +31,8 @@ class Image:
     closure_key: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecResult:
-    """What a command run in a container left behind."""
-
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-
-    @property
-    def text(self) -> str:
-        """stdout as text."""
-        return self.stdout.decode("utf-8", "replace")
+# A command run in a container leaves what a host command leaves: one result type for both.
+ExecResult = Completed
 
 
 # --------------------------------------------------------------------------- docker client

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import io
-import lzma
 import re
-import tarfile
-import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import zstandard
-
-from debforge.errors import TestInstallError
+from debforge.deb.read import read_deb
+from debforge.errors import PackageError, TestInstallError
 
 _TAIL_LINES = 25
 _TAIL_CHARS = 4000
@@ -50,55 +44,10 @@ class Unmet:
 def read_control(path: Path) -> DebControl:
     """Package, Version and Architecture of a .deb, read from its control.tar on the host."""
     try:
-        with path.open("rb") as fh:
-            if fh.read(8) != b"!<arch>\n":
-                raise _not_deb(path, "it is not an ar archive")
-            while len(header := fh.read(60)) == 60:  # noqa: PLR2004 - the fixed ar member header size
-                name = header[:16].decode("ascii", "replace").strip().rstrip("/")
-                size = int(header[48:58])
-                if name.startswith("control.tar"):
-                    return _control(path, _decompress(name, fh.read(size)))
-                fh.seek(size + size % 2, io.SEEK_CUR)  # ar pads members to an even offset
-    except OSError as exc:
-        raise TestInstallError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except (ValueError, EOFError, tarfile.TarError, lzma.LZMAError, zlib.error, zstandard.ZstdError) as exc:
-        raise _not_deb(path, f"its control member is damaged ({exc})") from exc
-    raise _not_deb(path, "it has no control.tar member")
-
-
-def _not_deb(path: Path, why: str) -> TestInstallError:
-    return TestInstallError(f"{path} is not a usable .deb: {why}")
-
-
-def _decompress(member: str, data: bytes) -> bytes:
-    # deb(5): control.tar is uncompressed, or .gz, .xz, or .zst (dpkg ≥ 1.21.18).
-    if member.endswith(".gz"):
-        return gzip.decompress(data)
-    if member.endswith(".xz"):
-        return lzma.decompress(data)
-    if member.endswith(".zst"):
-        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    return data
-
-
-def _control(path: Path, tar_bytes: bytes) -> DebControl:
-    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
-        member = next((m for m in tar.getmembers() if m.name in ("./control", "control")), None)
-        raw = tar.extractfile(member) if member is not None else None
-        if raw is None:
-            raise _not_deb(path, "control.tar has no control file")
-        text = raw.read().decode("utf-8", "replace")
-    fields = {
-        k.strip().lower(): v.strip()
-        for k, _, v in (line.partition(":") for line in text.splitlines())
-        if k and not k[0].isspace()
-    }
-    missing = [f for f in ("package", "version", "architecture") if not fields.get(f)]
-    if missing:
-        raise _not_deb(path, f"its control file lacks {', '.join(missing)}")
-    return DebControl(
-        path=path, name=fields["package"], version=fields["version"], arch=fields["architecture"]
-    )
+        info = read_deb(path)
+    except PackageError as exc:
+        raise TestInstallError(str(exc), hint=exc.hint) from exc
+    return DebControl(path=path, name=info.name, version=info.version, arch=info.arch)
 
 
 # --------------------------------------------------------------------------- apt and dpkg
