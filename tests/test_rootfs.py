@@ -198,6 +198,26 @@ def test_merged_usr_and_relative_symlinks(tmp_path: Path) -> None:
     assert listed[0] == "/." and "/bin/foo" in listed and "/lib/aarch64-linux-gnu/libfoo.so.1" in listed
 
 
+def test_a_package_shipping_the_merged_usr_links_itself(tmp_path: Path) -> None:
+    # trixie's base-files ships /bin -> usr/bin and friends (DEP 17); the tree already has them.
+    root = unpack(
+        tmp_path,
+        "base-files",
+        [
+            ("dir", "./", b""),
+            ("sym", "./bin", "usr/bin"),
+            ("sym", "./lib", "usr/lib"),
+            ("dir", "./usr/bin/", b""),
+            ("file", "./usr/bin/true-ish", b"#!/bin/sh\n"),
+        ],
+    )
+    for top in ("bin", "lib"):
+        assert str((root / top).readlink()) == f"usr/{top}"
+    assert (root / "bin/true-ish").read_bytes() == b"#!/bin/sh\n"
+    listed = (root / "var/lib/dpkg/info/base-files.list").read_text().splitlines()
+    assert "/bin" in listed and "/lib" in listed
+
+
 def test_relative_directory_symlink_inside_tree_is_followed(tmp_path: Path) -> None:
     root = unpack(
         tmp_path,

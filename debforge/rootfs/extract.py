@@ -232,12 +232,27 @@ def _extract_data(tar: tarfile.TarFile, tree: Tree, package: str, files: list[tu
         if not parts:
             continue  # "./" itself
         paths.append("/" + "/".join(parts))
+        if _is_merge_link(tree, parts, member):
+            _placed(tree, parts)  # makes a lazy one (lib64 → usr/lib64) if prepare_layout did not
+            continue
         placed = _placed(tree, parts)
         parent = _resolve_dir(tree, placed[:-1], package, member.name)
         _extract_member(tar, member, tree, parent / placed[-1], package)
         if member.isfile():
             files.append(("/".join(parts), parent / placed[-1]))
     return paths
+
+
+def _is_merge_link(tree: Tree, parts: tuple[str, ...], member: tarfile.TarInfo) -> bool:
+    """A top-level `/bin → usr/bin` style link, which trixie's base-files ships itself (DEP 17).
+
+    The merged tree already has it (prepare_layout), and writing it through _placed would try to
+    replace the real usr/bin directory with a link to itself.
+    """
+    merged = (*_MERGED_ALWAYS, *_MERGED_LAZY)
+    if not (tree.merged_usr and member.issym() and len(parts) == 1 and parts[0] in merged):
+        return False
+    return member.linkname.lstrip("/").removeprefix("./").rstrip("/") == f"usr/{parts[0]}"
 
 
 def _extract_member(
