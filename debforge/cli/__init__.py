@@ -392,6 +392,8 @@ def test_install_command(
             table.add_row(mark, step.name, f"{step.seconds:.1f} s", step.detail)
         stdout().print(table)
         for step in report.steps:
+            if step.name == "run" and step.ok and step.output_tail:
+                stdout().print(f"[bold]{run} printed:[/] {escape(step.output_tail.strip())}")
             if not step.ok and step.output_tail:
                 stdout().print(
                     f"[bold]{step.name} output:[/]\n{step.output_tail}", markup=True, highlight=False
