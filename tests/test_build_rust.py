@@ -174,3 +174,31 @@ def test_binary_for_another_arch_is_refused(tmp_path: Path) -> None:
     binary = compile_c(tmp_path / "hello", cc="gcc")
     with pytest.raises(BuildError, match="built for amd64, not arm64"):
         build(prebuilt_recipe(tmp_path, binary), ARM64, Cache(tmp_path / "c"), NullReporter())
+
+
+def test_dbgsym_strip_lines_split_debug_info_as_dh_strip_does(tmp_path: Path) -> None:
+    """The real script on a real arm64 ELF: debug file by build-id, stripped binary with a debuglink."""
+    from debforge.elf import build_id
+    from debforge.run import run
+    from tests.conftest import require_tool
+
+    require_tool("aarch64-linux-gnu-gcc")
+    built, out = tmp_path / "built", tmp_path / "out"
+    built.mkdir()
+    out.mkdir()
+    compile_c(built / "hello", args=["-g", "-Wl,--build-id"])
+    lines = rust.strip_lines("aarch64-linux-gnu-", str(built), str(out), "hello", dbgsym=True)
+    run(["sh", "-c", "\n".join(["set -e", *lines])])
+    ident = build_id(built / "hello")
+    assert ident is not None and build_id(out / "hello") == ident
+    debug = out / rust.DEBUG_DIR / "hello" / f"{ident[2:]}.debug"
+    assert build_id(debug) == ident
+    sections = run(["aarch64-linux-gnu-readelf", "-S", "-W", out / "hello"]).text
+    assert ".gnu_debuglink" in sections and ".debug_info" not in sections
+    assert ".debug_info" in run(["aarch64-linux-gnu-readelf", "-S", "-W", debug]).text
+
+
+def test_strip_lines_without_dbgsym_only_strip() -> None:
+    lines = rust.strip_lines("x-", "/b", "/o", "app", dbgsym=False)
+    strip = "x-strip --strip-unneeded --remove-section=.comment --remove-section=.note -o /o/app /b/app"
+    assert lines == [strip]

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from debforge.dists import make_target
-from debforge.elf import check_symbol_versions, patch_elf, read_dynamic_symbols, read_elf
+from debforge.elf import build_id, check_symbol_versions, patch_elf, read_dynamic_symbols, read_elf
 from debforge.errors import ElfError
 from debforge.run import run
 from tests.conftest import require_tool
@@ -187,3 +187,16 @@ def test_static_binary_has_no_interpreter_and_no_needs(tmp_path: Path) -> None:
     require_tool("aarch64-linux-gnu-gcc")
     info = read_elf(compile_c(tmp_path / "static", args=["-static"]))
     assert (info.interpreter, info.needed, info.glibc) == (None, (), None)
+
+
+def test_build_id_is_the_gnu_note_readelf_shows(tmp_path: Path) -> None:
+    require_tool("aarch64-linux-gnu-gcc")
+    binary = compile_c(tmp_path / "withid", args=["-Wl,--build-id=sha1"])
+    shown = run(["aarch64-linux-gnu-readelf", "-n", binary]).text
+    expected = next(line.split(":", 1)[1].strip() for line in shown.splitlines() if "Build ID:" in line)
+    assert build_id(binary) == expected and len(expected) == 40
+
+
+def test_build_id_is_none_without_the_note(tmp_path: Path) -> None:
+    require_tool("aarch64-linux-gnu-gcc")
+    assert build_id(compile_c(tmp_path / "noid", args=["-Wl,--build-id=none"])) is None

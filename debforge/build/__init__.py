@@ -45,6 +45,7 @@ class Artifacts:
     """What the build stage returns: the files, the toolchain that made them and its output."""
 
     files: tuple[Artifact, ...]
+    debug: tuple[Artifact, ...] = ()  # with dbgsym: `<name>.debug`, the detached debug info of each file
     toolchain: tuple[tuple[str, str], ...] = ()  # (tool, version line), for the build record
     log: str = ""  # the builder's own output (cargo's), kept for the build record
 
@@ -91,7 +92,8 @@ def build(
     )  # fmt: skip
     built = _BUILDERS[recipe.build.kind](request)
     files = tuple(_deliver(name, path, target, out) for name, path in built.files)
-    return Artifacts(files=files, toolchain=built.toolchain, log=built.log)
+    debug = tuple(_deliver(f"{name}.debug", path, target, out) for name, path in built.debug)
+    return Artifacts(files=files, debug=debug, toolchain=built.toolchain, log=built.log)
 
 
 def _build_cargo(request: _Request) -> rust.Built:

@@ -31,6 +31,8 @@ _IN = PurePosixPath("/debforge")
 DEBIAN_REGISTRY = "usr/share/cargo/registry"
 # dh_strip's choice for executables and shared libraries (debhelper: dh_strip).
 _STRIP_ARGS = ("--strip-unneeded", "--remove-section=.comment", "--remove-section=.note")
+# Where the detached debug files of a dbgsym build wait, one dir per artifact, in the work out dir.
+DEBUG_DIR = ".dbgsym"
 _ERROR_LINES = 60
 # qemu-user (7.2 in bookworm) can deadlock a child that a multi-threaded cargo forks: the emulated
 # build then sleeps forever on a futex. Seen once in four emulated builds here; a bound turns the
@@ -45,6 +47,7 @@ class Built:
     """What a build left: (artifact name, built file) pairs, toolchain versions and cargo's output."""
 
     files: tuple[tuple[str, Path], ...]
+    debug: tuple[tuple[str, Path], ...] = ()  # (artifact name, its detached debug file) with dbgsym
     toolchain: tuple[tuple[str, str], ...] = ()
     log: str = ""
 
@@ -96,6 +99,24 @@ class _Job:
         """The stripped artifacts in the work dir."""
         return tuple((name, self.work.out / name) for name in artifact_names(self.recipe.build))
 
+    def debug_files(self) -> tuple[tuple[str, Path], ...]:
+        """With dbgsym: each artifact's detached debug file (`<build-id minus 2 hex>.debug`)."""
+        if not self.recipe.build.dbgsym:
+            return ()
+        return tuple((name, _one_debug_file(self.work.out / DEBUG_DIR / name, name))
+                     for name in artifact_names(self.recipe.build))  # fmt: skip
+
+    def built(self, toolchain: tuple[tuple[str, str], ...], log: str) -> Built:
+        """The Built of this job once its script ran."""
+        return Built(files=self.files(), debug=self.debug_files(), toolchain=toolchain, log=log)
+
+
+def _one_debug_file(directory: Path, name: str) -> Path:
+    found = sorted(directory.glob("*.debug"))
+    if len(found) != 1:
+        raise BuildError(f"the debug symbols of {name} were not split off (found {len(found)} files)")
+    return found[0]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerPlan:
@@ -125,6 +146,32 @@ def cargo_argv(spec: BuildSpec, *, triple: str | None, locked: bool, manifest: s
         *(f"--bin={name}" for name in spec.binaries),
         *(["--lib"] if spec.cdylibs else []),
     ]  # fmt: skip
+
+
+def strip_lines(tools: str, built: str, out: str, name: str, *, dbgsym: bool) -> list[str]:
+    """Shell lines that strip one artifact into `out`; with dbgsym, dh_strip's three steps.
+
+    dh_strip (debhelper 13): `objcopy --only-keep-debug --compress-debug-sections` into
+    .build-id/<xx>/<rest>.debug, strip, then `objcopy --add-gnu-debuglink` so gdb finds the file
+    by name and CRC as well as by build-id. The debug file is named `<rest>.debug` here, since the
+    debuglink records its base name.
+    """
+    src, dest = shlex.quote(f"{built}/{name}"), shlex.quote(f"{out}/{name}")
+    strip = f"{shlex.join([f'{tools}strip', *_STRIP_ARGS, '-o', f'{out}/{name}', f'{built}/{name}'])}"
+    if not dbgsym:
+        return [strip]
+    debug_dir = shlex.quote(f"{out}/{DEBUG_DIR}/{name}")
+    debug = f'{debug_dir}/"${{id#??}}.debug"'
+    return [
+        f"rm -rf {debug_dir} && mkdir -p {debug_dir}",
+        f"id=$({tools}readelf -n {src} | sed -n 's/^ *Build ID: *//p' | head -n 1)",
+        f'[ -n "$id" ] || {{ echo "error: {name} has no build-id note, so its debug symbols '
+        'cannot be split off (link with -Wl,--build-id)" >&2; exit 1; }',
+        f"{tools}objcopy --only-keep-debug --compress-debug-sections {src} {debug}",
+        strip,
+        f"chmod 0644 {debug}",
+        f"{tools}objcopy --add-gnu-debuglink={debug} {dest}",
+    ]
 
 
 def artifact_names(spec: BuildSpec) -> list[str]:
@@ -162,6 +209,17 @@ def cross_env(target: Target, paths: Paths, *, std: bool) -> dict[str, str]:
         f"{up}_OPENSSL_DIR": f"{sysroot}/usr", f"{up}_OPENSSL_LIB_DIR": libdir,
         f"{up}_OPENSSL_INCLUDE_DIR": f"{sysroot}/usr/include",
     }  # fmt: skip
+
+
+def debug_env(*, dbgsym: bool, profile: str) -> dict[str, str]:
+    """With dbgsym: full debug info in the build (as Debian's Rust packages get `-C debuginfo=2`).
+
+    Cargo's release profile has none, which would leave the -dbgsym package only a symbol table.
+
+    >>> debug_env(dbgsym=True, profile="release")
+    {'CARGO_PROFILE_RELEASE_DEBUG': 'true'}
+    """
+    return {f"CARGO_PROFILE_{profile.upper().replace('-', '_')}_DEBUG": "true"} if dbgsym else {}
 
 
 def base_env(paths: Paths) -> dict[str, str]:
@@ -280,8 +338,9 @@ def _plan(
     manifest = f"{paths.src}/{recipe.build.manifest.relative_to(recipe.source_dir)}"  # type: ignore[union-attr]  # checked
     argv = cargo_argv(recipe.build, triple=triple, locked=locked, manifest=manifest)
     strips = [
-        shlex.join([f"{tools}strip", *_STRIP_ARGS, "-o", f"{paths.out}/{name}", f"{built}/{name}"])
+        line
         for name in artifact_names(recipe.build)
+        for line in strip_lines(tools, built, paths.out, name, dbgsym=recipe.build.dbgsym)
     ]
     script = "\n".join([
         "set -e",
@@ -289,6 +348,7 @@ def _plan(
         f"printf 'cc\\t%s\\n' \"$({tools}gcc --version | head -n 1)\"",
         shlex.join(argv), *strips,
     ])  # fmt: skip
+    env = {**env, **debug_env(dbgsym=recipe.build.dbgsym, profile=recipe.build.profile)}
     return ContainerPlan(
         image=image, mounts=mounts, env=tuple(sorted(env.items())), cargo=tuple(argv), script=script,
         network=recipe.build.crates == "registry",  # no network at all when the crates are local
@@ -375,7 +435,7 @@ def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
     if code != 0:
         raise BuildError(f"{job.what} failed (exit code {code}):\n{error_tail(stderr)}")
     pairs = [line.split("\t", 1) for line in stdout.splitlines() if "\t" in line]  # the script's printf
-    return Built(files=job.files(), toolchain=tuple((tool, version) for tool, version in pairs), log=stderr)
+    return job.built(tuple((tool, version) for tool, version in pairs), stderr)
 
 
 def _docker_run(plan: ContainerPlan, *, reporter: Reporter) -> tuple[int, str, str]:
@@ -464,7 +524,12 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
         target_dir=str(work.target_dir), out=str(work.out),
     )  # fmt: skip
     _write_cargo_config(work, recipe.build.crates, paths, f"{sysroot}/{DEBIAN_REGISTRY}")
-    env = {**os.environ, **cross_env(target, paths, std=False), "RUSTC": str(host.rustc)}
+    env = {
+        **os.environ,
+        **cross_env(target, paths, std=False),
+        **debug_env(dbgsym=recipe.build.dbgsym, profile=recipe.build.profile),
+        "RUSTC": str(host.rustc),
+    }
     locked = (recipe.source_dir / "Cargo.lock").is_file()
     argv = cargo_argv(
         recipe.build, triple=target.rust_triple, locked=locked, manifest=str(recipe.build.manifest)
@@ -475,10 +540,16 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
         if done.returncode != 0:
             raise BuildError(f"{job.what} failed (exit code {done.returncode}):\n{error_tail(log)}")
         built = work.target_dir / target.rust_triple / profile_dir(recipe.build.profile)
-        for name in artifact_names(recipe.build):
-            run([f"{target.gnu_triplet}-strip", *_STRIP_ARGS, "-o", work.out / name, built / name])
+        lines = [
+            line
+            for name in artifact_names(recipe.build)
+            for line in strip_lines(
+                f"{target.gnu_triplet}-", str(built), str(work.out), name, dbgsym=recipe.build.dbgsym
+            )
+        ]
+        run(["sh", "-c", "\n".join(["set -e", *lines])])
     toolchain = (("rustc", f"rustc {host.version}"), ("cargo", run([host.cargo, "-V"]).text.strip()))
-    return Built(files=job.files(), toolchain=toolchain, log=log)
+    return job.built(toolchain, log)
 
 
 # --------------------------------------------------------------------------- --emulate

@@ -11,12 +11,13 @@ from pathlib import Path, PurePosixPath
 
 from debforge.dists import Target
 from debforge.elf.patch import keeps_rpath_entry, patch_elf
-from debforge.elf.read import DynSymbol, ElfInfo, read_dynamic_symbols, read_elf, version_key
+from debforge.elf.read import DynSymbol, ElfInfo, build_id, read_dynamic_symbols, read_elf, version_key
 from debforge.errors import ElfError
 
 __all__ = [
     "DynSymbol",
     "ElfInfo",
+    "build_id",
     "check_symbol_versions",
     "find_in_sysroot",
     "keeps_rpath_entry",

@@ -11,6 +11,7 @@ from typing import Any
 
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import NoteSection
 
 from debforge.errors import ElfError
 
@@ -320,3 +321,24 @@ _R_COPY = {"EM_AARCH64": 1024, "EM_X86_64": 5, "EM_386": 5, "EM_ARM": 20, "EM_RI
 
 def _is_copy(machine: str, rtype: int) -> bool:
     return _R_COPY.get(machine) == rtype
+
+
+def build_id(path: Path) -> str | None:
+    """The NT_GNU_BUILD_ID note of an ELF file as lowercase hex (gdb looks debug files up by it), or None.
+
+    Unlike read_elf, no size check: a detached debug file (objcopy --only-keep-debug) keeps the
+    program headers of the binary it came from, whose extents lie beyond its own end.
+    """
+    try:
+        with path.open("rb") as stream:
+            for section in ELFFile(stream).iter_sections():
+                if not isinstance(section, NoteSection):
+                    continue
+                for note in section.iter_notes():
+                    if note["n_type"] == "NT_GNU_BUILD_ID" and note["n_name"] == "GNU":
+                        return str(note["n_desc"]).lower()
+    except OSError as exc:
+        raise ElfError(f"cannot read {path}: {exc.strerror}") from exc
+    except (_PyElfError, struct.error, ValueError, EOFError) as exc:
+        raise ElfError(f"{path} is a truncated or corrupt ELF file ({exc})") from exc
+    return None

@@ -24,6 +24,7 @@ from debforge.deb import FileEntry, Package, PackageSpec, changelog_gz, write_de
 from debforge.dists import Target
 from debforge.elf import ElfInfo, check_symbol_versions, patch_elf, read_elf
 from debforge.errors import ElfError, PackageError, TestInstallError
+from debforge.pipeline.dbgsym import dbgsym_spec
 from debforge.pipeline.policy import (
     GENERATED_CHANGELOG_OVERRIDE,
     SourceDate,
@@ -60,6 +61,7 @@ class PackageResult:
     record: Path
     depends: str
     record_text: str  # the build record's JSON, as written
+    dbgsym: Package | None = None  # the `<name>-dbgsym` deb beside it, when the recipe asks for one
 
     def to_json(self) -> dict[str, Any]:
         """The build record (what `--json` prints)."""
@@ -107,10 +109,13 @@ def package(
         depends = merge_depends(recipe.relations.depends, computed, extra=misc_depends(recipe))
         spec = package_spec(recipe, target, artifacts, depends=depends, date=date)
         deb = write_deb(spec, work, reporter=reporter, allow_zstd=target.dist in _ZSTD_DISTS)
+        dbgsym = _write_dbgsym(spec, artifacts, work, target, reporter)
         if test:
             _test_install(recipe, deb, target, cache, reporter)
         record = build_record(recipe, target, deb, artifacts, runtime.closure, date=date, depends=depends)
-        return _publish(deb, record, out, depends=depends)
+        if dbgsym is not None:
+            record["dbgsym"] = _dbgsym_record(dbgsym)
+        return _publish(deb, record, out, depends=depends, dbgsym=dbgsym)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -180,22 +185,55 @@ def repair_elfs(artifacts: Artifacts, target: Target, reporter: Reporter) -> lis
     return elfs
 
 
-def _publish(deb: Package, record: dict[str, Any], out: Path, *, depends: str) -> PackageResult:
-    """Copy the .deb into `out`, then its record, each renamed into place whole (no record: no .deb)."""
+def _write_dbgsym(
+    spec: PackageSpec, artifacts: Artifacts, work: Path, target: Target, reporter: Reporter
+) -> Package | None:
+    """The `<name>-dbgsym` deb of the build's detached debug files (none without `dbgsym`)."""
+    if not artifacts.debug:
+        return None
+    with reporter.step(f"Writing {spec.name}-dbgsym"):
+        return write_deb(
+            dbgsym_spec(spec, artifacts.debug), work, reporter=reporter,
+            allow_zstd=target.dist in _ZSTD_DISTS,
+        )  # fmt: skip
+
+
+def _dbgsym_record(deb: Package) -> dict[str, Any]:
+    return {
+        "deb": deb.path.name, "sha256": deb.sha256, "size": deb.size,
+        "build_ids": deb.spec.extra_fields["Build-Ids"].split(),
+    }  # fmt: skip
+
+
+def _copy_out(deb: Package, out: Path) -> Path:
     final = out / deb.path.name
     with atomic_output(final) as tmp:
         shutil.copyfile(deb.path, tmp)
         tmp.chmod(0o644)
-    record_path = out / f"{final.name}.buildinfo.json"
+    return final
+
+
+def _publish(
+    deb: Package, record: dict[str, Any], out: Path, *, depends: str, dbgsym: Package | None = None
+) -> PackageResult:
+    """Copy the debs into `out`, then the record, each renamed into place whole (no record: no .deb)."""
+    written: list[Path] = []
+    record_path = out / f"{deb.path.name}.buildinfo.json"
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
     try:
+        extra = _copy_out(dbgsym, out) if dbgsym is not None else None
+        written += [extra] if extra is not None else []
+        final = _copy_out(deb, out)
+        written.append(final)
         atomic_write_bytes(record_path, text.encode())
     except BaseException:
-        final.unlink(missing_ok=True)
+        for path in written:
+            path.unlink(missing_ok=True)
         raise
     return PackageResult(
-        package=dataclasses.replace(deb, path=final), record=record_path, depends=depends, record_text=text
-    )
+        package=dataclasses.replace(deb, path=final), record=record_path, depends=depends, record_text=text,
+        dbgsym=dataclasses.replace(dbgsym, path=extra) if dbgsym is not None and extra is not None else None,
+    )  # fmt: skip
 
 
 def _test_install(recipe: Recipe, deb: Package, target: Target, cache: Cache, reporter: Reporter) -> None:

@@ -1,0 +1,52 @@
+"""The automatic `<name>-dbgsym` package: the detached debug files, installed by build-id.
+
+What dh_strip and dh_gencontrol make for a binary package (debhelper 13, bookworm): the files under
+/usr/lib/debug/.build-id/<xx>/<rest>.debug, where gdb and debuginfod clients look them up, and a
+control paragraph marked `Auto-Built-Package: debug-symbols` with the `Build-Ids` it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from debforge.build import Artifact
+from debforge.deb import FileEntry, PackageSpec
+from debforge.elf import build_id
+from debforge.errors import PackageError
+
+BUILD_ID_DIR = PurePosixPath("/usr/lib/debug/.build-id")
+
+
+def debug_path(build_id_hex: str) -> PurePosixPath:
+    """Where gdb looks for the debug file of a build-id: `.build-id/<first 2 hex>/<rest>.debug`.
+
+    >>> debug_path("ab12cd")
+    PurePosixPath('/usr/lib/debug/.build-id/ab/12cd.debug')
+    """
+    return BUILD_ID_DIR / build_id_hex[:2] / f"{build_id_hex[2:]}.debug"
+
+
+def dbgsym_spec(main: PackageSpec, debug: Sequence[Artifact]) -> PackageSpec:
+    """The -dbgsym PackageSpec of `main`: its debug files by build-id, tied to its exact version."""
+    ids: list[str] = []
+    files: list[FileEntry] = []
+    for artifact in debug:
+        found = build_id(artifact.source)
+        if not found or len(found) <= len("xx"):  # the path needs a dir and a file name part
+            raise PackageError(f"the debug file {artifact.name} has no usable build-id note")
+        if found in ids:
+            continue  # two artifacts from one link: the same debug file, listed once (as dh_strip does)
+        ids.append(found)
+        files.append(FileEntry(dest=debug_path(found), source=artifact.source, mode=0o644))
+    name = f"{main.name}-dbgsym"
+    # dh_strip links the doc dir to the main package's; the exact-version Depends makes that valid
+    # (Policy 12.5, lintian usr-share-doc-symlink-without-dependency).
+    doc = FileEntry(dest=PurePosixPath("/usr/share/doc", name), kind="symlink", target=main.name)
+    return PackageSpec(
+        name=name, version=main.version, arch=main.arch, maintainer=main.maintainer,
+        description=f"debug symbols for {main.name}", section="debug", priority="optional",
+        source=main.source or main.name, depends=f"{main.name} (= {main.version})",
+        multi_arch=main.multi_arch, files=(*files, doc), source_date_epoch=main.source_date_epoch,
+        extra_fields={"Auto-Built-Package": "debug-symbols", "Build-Ids": " ".join(sorted(ids))},
+    )  # fmt: skip
