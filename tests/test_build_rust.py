@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from debforge.build import Artifacts, build, rust
+from debforge.build import Artifacts, build, cargo
 from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.errors import BuildError, RecipeError, UsageError
@@ -28,7 +28,7 @@ def hello_recipe() -> Recipe:
 
 def test_cargo_argv_release_locked_target() -> None:
     spec = hello_recipe().build
-    argv = rust.cargo_argv(spec, triple="aarch64-unknown-linux-gnu", locked=True, manifest="/s/Cargo.toml")
+    argv = cargo.cargo_argv(spec, triple="aarch64-unknown-linux-gnu", locked=True, manifest="/s/Cargo.toml")
     assert argv[:4] == ["cargo", "build", "--manifest-path", "/s/Cargo.toml"]
     assert "--release" in argv and "--locked" in argv
     assert argv[argv.index("--target") + 1] == "aarch64-unknown-linux-gnu"
@@ -39,21 +39,21 @@ def test_cargo_argv_features_profile_and_native() -> None:
     spec = dataclasses.replace(
         hello_recipe().build, features=("a", "b"), default_features=False, profile="dist", cdylibs=("x-y",)
     )
-    argv = rust.cargo_argv(spec, triple=None, locked=False, manifest="Cargo.toml")
+    argv = cargo.cargo_argv(spec, triple=None, locked=False, manifest="Cargo.toml")
     assert "--target" not in argv and "--locked" not in argv and "--release" not in argv
     assert argv[argv.index("--profile") + 1] == "dist"
     assert argv[argv.index("--features") + 1] == "a,b"
     assert "--no-default-features" in argv and "--lib" in argv
-    assert rust.artifact_names(spec) == ["hello-ssl", "libx_y.so"]
-    assert rust.profile_dir("dev") == "debug" and rust.profile_dir("release") == "release"
+    assert cargo.artifact_names(spec) == ["hello-ssl", "libx_y.so"]
+    assert cargo.profile_dir("dev") == "debug" and cargo.profile_dir("release") == "release"
 
 
 def test_cross_env_configures_every_snag() -> None:
-    env = rust.cross_env(ARM64, rust.IN_CONTAINER, std=True)
-    sysroot = rust.IN_CONTAINER.sysroot
+    env = cargo.cross_env(ARM64, cargo.IN_CONTAINER, std=True)
+    sysroot = cargo.IN_CONTAINER.sysroot
     assert env["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"] == "aarch64-linux-gnu-gcc"
     flags = env["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS"].split()
-    assert f"--sysroot={rust.IN_CONTAINER.std}/usr" in flags
+    assert f"--sysroot={cargo.IN_CONTAINER.std}/usr" in flags
     assert f"-Clink-arg=--sysroot={sysroot}" in flags
     assert any(f.startswith("--remap-path-prefix=/debforge/src=") for f in flags)
     assert "RUSTFLAGS" not in env  # target-only: build scripts keep the builder's std
@@ -66,27 +66,27 @@ def test_cross_env_configures_every_snag() -> None:
     assert env["PKG_CONFIG_ALLOW_CROSS"] == "1"
     assert env["AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_LIB_DIR"] == f"{sysroot}/usr/lib/aarch64-linux-gnu"
     assert env["AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_INCLUDE_DIR"] == f"{sysroot}/usr/include"
-    assert env["CARGO_TARGET_DIR"] == rust.IN_CONTAINER.target_dir
+    assert env["CARGO_TARGET_DIR"] == cargo.IN_CONTAINER.target_dir
 
 
 def test_cross_env_host_has_no_std_flag() -> None:
-    paths = dataclasses.replace(rust.IN_CONTAINER, std="")
-    flags = rust.cross_env(ARM64, paths, std=False)["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS"]
+    paths = dataclasses.replace(cargo.IN_CONTAINER, std="")
+    flags = cargo.cross_env(ARM64, paths, std=False)["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS"]
     assert not any(f.startswith("--sysroot=") for f in flags.split())
 
 
 def test_cargo_config_replaces_crates_io() -> None:
-    text = rust.cargo_config("debian", rust.IN_CONTAINER, "/debforge/sysroot/usr/share/cargo/registry")
+    text = cargo.cargo_config("debian", cargo.IN_CONTAINER, "/debforge/sysroot/usr/share/cargo/registry")
     assert 'replace-with = "local"' in text
     assert 'directory = "/debforge/sysroot/usr/share/cargo/registry"' in text
-    assert 'directory = "/debforge/src/vendor"' in rust.cargo_config("vendored", rust.IN_CONTAINER, "x")
-    assert rust.cargo_config("registry", rust.IN_CONTAINER, "x") == ""
+    assert 'directory = "/debforge/src/vendor"' in cargo.cargo_config("vendored", cargo.IN_CONTAINER, "x")
+    assert cargo.cargo_config("registry", cargo.IN_CONTAINER, "x") == ""
 
 
 def test_error_tail_starts_at_cargo_error() -> None:
     log = "   Compiling a v1\n   Compiling b v1\nerror[E0425]: cannot find value `x`\n --> src/main.rs:1:1\n"
-    assert rust.error_tail(log).startswith("error[E0425]")
-    assert rust.error_tail("just\nnoise") == "just\nnoise"
+    assert cargo.error_tail(log).startswith("error[E0425]")
+    assert cargo.error_tail("just\nnoise") == "just\nnoise"
 
 
 def fake_rustc(bindir: Path, sysroot: Path) -> None:
@@ -187,11 +187,11 @@ def test_dbgsym_strip_lines_split_debug_info_as_dh_strip_does(tmp_path: Path) ->
     built.mkdir()
     out.mkdir()
     compile_c(built / "hello", args=["-g", "-Wl,--build-id"])
-    lines = rust.strip_lines("aarch64-linux-gnu-", str(built), str(out), "hello", dbgsym=True)
+    lines = cargo.strip_lines("aarch64-linux-gnu-", str(built), str(out), "hello", dbgsym=True)
     run(["sh", "-c", "\n".join(["set -e", *lines])])
     ident = build_id(built / "hello")
     assert ident is not None and build_id(out / "hello") == ident
-    debug = out / rust.DEBUG_DIR / "hello" / f"{ident[2:]}.debug"
+    debug = out / cargo.DEBUG_DIR / "hello" / f"{ident[2:]}.debug"
     assert build_id(debug) == ident
     sections = run(["aarch64-linux-gnu-readelf", "-S", "-W", out / "hello"]).text
     assert ".gnu_debuglink" in sections and ".debug_info" not in sections
@@ -199,6 +199,6 @@ def test_dbgsym_strip_lines_split_debug_info_as_dh_strip_does(tmp_path: Path) ->
 
 
 def test_strip_lines_without_dbgsym_only_strip() -> None:
-    lines = rust.strip_lines("x-", "/b", "/o", "app", dbgsym=False)
+    lines = cargo.strip_lines("x-", "/b", "/o", "app", dbgsym=False)
     strip = "x-strip --strip-unneeded --remove-section=.comment --remove-section=.note -o /o/app /b/app"
     assert lines == [strip]

@@ -9,31 +9,39 @@ Every snag of ../shared/reference/cross-build-notes.md is configured here, not l
 from __future__ import annotations
 
 import os
-import re
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from debforge import container, rootfs
 from debforge.archive import PackageIndex, fetch_index
+from debforge.build.cargo import (
+    DEBUG_DIR,
+    IN_CONTAINER,
+    Paths,
+    artifact_names,
+    base_env,
+    cargo_argv,
+    cargo_config,
+    cross_env,
+    debug_env,
+    depends_requests,
+    error_tail,
+    profile_dir,
+    remap_flags,
+    strip_lines,
+)
 from debforge.cache import Cache, atomic_write_bytes, key
 from debforge.dists import Target
 from debforge.errors import BuildError, ResolveError, ToolMissingError
-from debforge.recipe import BuildSpec, Recipe
+from debforge.recipe import Recipe
 from debforge.report import Reporter
 from debforge.run import run, which
 
-# Fixed paths inside the builder: the binary never depends on where the project or cache lives.
-_IN = PurePosixPath("/debforge")
 # Debian's librust-*-dev packages unpack each crate here, with a .cargo-checksum.json: a cargo
 # "directory source" (Debian Rust team policy; dh-cargo builds against it the same way).
 DEBIAN_REGISTRY = "usr/share/cargo/registry"
-# dh_strip's choice for executables and shared libraries (debhelper: dh_strip).
-_STRIP_ARGS = ("--strip-unneeded", "--remove-section=.comment", "--remove-section=.note")
-# Where the detached debug files of a dbgsym build wait, one dir per artifact, in the work out dir.
-DEBUG_DIR = ".dbgsym"
-_ERROR_LINES = 60
 # qemu-user (7.2 in bookworm) can deadlock a child that a multi-threaded cargo forks: the emulated
 # build then sleeps forever on a futex. Seen once in four emulated builds here; a bound turns the
 # hang into an error. The emulated multi-crate build takes about 13 minutes.
@@ -50,24 +58,6 @@ class Built:
     debug: tuple[tuple[str, Path], ...] = ()  # (artifact name, its detached debug file) with dbgsym
     toolchain: tuple[tuple[str, str], ...] = ()
     log: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Paths:
-    """Where the build sees its inputs: fixed paths in a container, real ones for --toolchain host."""
-
-    src: str
-    sysroot: str
-    std: str
-    cargo_home: str
-    target_dir: str
-    out: str
-
-
-IN_CONTAINER = Paths(
-    src=f"{_IN}/src", sysroot=f"{_IN}/sysroot", std=f"{_IN}/std", cargo_home=f"{_IN}/cargo",
-    target_dir=f"{_IN}/target", out=f"{_IN}/out",
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,145 +119,6 @@ class ContainerPlan:
     script: str  # versions, cargo, strip: what the container runs
     network: bool
     timeout: int | None = None  # seconds; the container's sh is killed after it (coreutils timeout)
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def cargo_argv(spec: BuildSpec, *, triple: str | None, locked: bool, manifest: str) -> list[str]:
-    """The `cargo build` command line of a recipe (`triple` None: a native build)."""
-    profile = ["--release"] if spec.profile == "release" else ["--profile", spec.profile]
-    return [
-        "cargo", "build", "--manifest-path", manifest, *profile, "--color", "never",
-        *(["--target", triple] if triple else []),
-        *(["--locked"] if locked else []),
-        *(["--features", ",".join(spec.features)] if spec.features else []),
-        *([] if spec.default_features else ["--no-default-features"]),
-        *(f"--bin={name}" for name in spec.binaries),
-        *(["--lib"] if spec.cdylibs else []),
-    ]  # fmt: skip
-
-
-def strip_lines(tools: str, built: str, out: str, name: str, *, dbgsym: bool) -> list[str]:
-    """Shell lines that strip one artifact into `out`; with dbgsym, dh_strip's three steps.
-
-    dh_strip (debhelper 13): `objcopy --only-keep-debug --compress-debug-sections` into
-    .build-id/<xx>/<rest>.debug, strip, then `objcopy --add-gnu-debuglink` so gdb finds the file
-    by name and CRC as well as by build-id. The debug file is named `<rest>.debug` here, since the
-    debuglink records its base name.
-    """
-    src, dest = shlex.quote(f"{built}/{name}"), shlex.quote(f"{out}/{name}")
-    strip = f"{shlex.join([f'{tools}strip', *_STRIP_ARGS, '-o', f'{out}/{name}', f'{built}/{name}'])}"
-    if not dbgsym:
-        return [strip]
-    debug_dir = shlex.quote(f"{out}/{DEBUG_DIR}/{name}")
-    debug = f'{debug_dir}/"${{id#??}}.debug"'
-    return [
-        f"rm -rf {debug_dir} && mkdir -p {debug_dir}",
-        f"id=$({tools}readelf -n {src} | sed -n 's/^ *Build ID: *//p' | head -n 1)",
-        f'[ -n "$id" ] || {{ echo "error: {name} has no build-id note, so its debug symbols '
-        'cannot be split off (link with -Wl,--build-id)" >&2; exit 1; }',
-        f"{tools}objcopy --only-keep-debug --compress-debug-sections {src} {debug}",
-        strip,
-        f"chmod 0644 {debug}",
-        f"{tools}objcopy --add-gnu-debuglink={debug} {dest}",
-    ]
-
-
-def artifact_names(spec: BuildSpec) -> list[str]:
-    """Files cargo writes for the recipe's targets: bins by name, cdylibs as lib<name>.so."""
-    return [*spec.binaries, *(f"lib{name.replace('-', '_')}.so" for name in spec.cdylibs)]
-
-
-def profile_dir(profile: str) -> str:
-    """The target/<dir> of a cargo profile (`dev` writes to `debug`)."""
-    return {"dev": "debug", "test": "debug", "bench": "release"}.get(profile, profile)
-
-
-def cross_env(target: Target, paths: Paths, *, std: bool) -> dict[str, str]:
-    """Everything cargo, rustc, the cc crate, pkg-config and openssl-sys need to cross-build."""
-    triple, gnu, sysroot = target.rust_triple, target.gnu_triplet, paths.sysroot
-    low, up = triple.replace("-", "_"), triple.replace("-", "_").upper()
-    libdir = f"{sysroot}/usr/lib/{target.multiarch}"
-    # Target-only rustflags (S8): build scripts and proc-macros keep the builder's own std.
-    rustflags = [
-        *([f"--sysroot={paths.std}/usr"] if std else []),
-        f"-Clink-arg=--sysroot={sysroot}",  # crt1.o, libc.so from the sysroot (S9)
-        *remap_flags(paths),
-    ]
-    return {
-        **base_env(paths),
-        f"CARGO_TARGET_{up}_LINKER": f"{gnu}-gcc",  # S6: the host cc cannot link aarch64 objects
-        f"CARGO_TARGET_{up}_RUSTFLAGS": " ".join(rustflags),
-        f"CC_{low}": f"{gnu}-gcc", f"CXX_{low}": f"{gnu}-g++", f"AR_{low}": f"{gnu}-ar",
-        f"CFLAGS_{low}": f"--sysroot={sysroot}", f"CXXFLAGS_{low}": f"--sysroot={sysroot}",
-        # S7: pkg-config reads the target's .pc files, prefixed with the sysroot.
-        "PKG_CONFIG_SYSROOT_DIR": sysroot,
-        "PKG_CONFIG_LIBDIR": f"{libdir}/pkgconfig:{sysroot}/usr/share/pkgconfig",
-        "PKG_CONFIG_ALLOW_CROSS": "1",
-        # openssl-sys reads <TRIPLE>_OPENSSL_* before probing the (host's) system.
-        f"{up}_OPENSSL_DIR": f"{sysroot}/usr", f"{up}_OPENSSL_LIB_DIR": libdir,
-        f"{up}_OPENSSL_INCLUDE_DIR": f"{sysroot}/usr/include",
-    }  # fmt: skip
-
-
-def debug_env(*, dbgsym: bool, profile: str) -> dict[str, str]:
-    """With dbgsym: full debug info in the build (as Debian's Rust packages get `-C debuginfo=2`).
-
-    Cargo's release profile has none, which would leave the -dbgsym package only a symbol table.
-
-    >>> debug_env(dbgsym=True, profile="release")
-    {'CARGO_PROFILE_RELEASE_DEBUG': 'true'}
-    """
-    return {f"CARGO_PROFILE_{profile.upper().replace('-', '_')}_DEBUG": "true"} if dbgsym else {}
-
-
-def base_env(paths: Paths) -> dict[str, str]:
-    """Where cargo keeps its home and target dir; no colours in captured output."""
-    return {"CARGO_HOME": paths.cargo_home, "CARGO_TARGET_DIR": paths.target_dir, "CARGO_TERM_COLOR": "never"}
-
-
-def remap_flags(paths: Paths) -> list[str]:
-    """`--remap-path-prefix` for the build paths, so no host or builder path is baked into the binary."""
-    return [
-        f"--remap-path-prefix={paths.src}=.",
-        f"--remap-path-prefix={paths.cargo_home}=/cargo",
-        f"--remap-path-prefix={paths.sysroot}/usr=/usr",
-    ]
-
-
-def cargo_config(crates: str, paths: Paths, registry: str) -> str:
-    """The cargo home's config.toml: crates.io replaced by Debian's registry or vendor/ (S10)."""
-    if crates == "registry":
-        return ""
-    directory = registry if crates == "debian" else f"{paths.src}/vendor"
-    return (
-        "# Written by debforge: crates come from a local directory source, never from the network.\n"
-        f'[source.crates-io]\nreplace-with = "local"\n\n[source.local]\ndirectory = "{directory}"\n'
-        "\n[net]\noffline = true\n"
-    )
-
-
-def error_tail(output: str) -> str:
-    """Cargo's own error: from the first `error` line on (at most 60 lines), else the last lines."""
-    lines = output.rstrip().splitlines()
-    first = next((i for i, line in enumerate(lines) if line.startswith("error")), None)
-    kept = lines[first : first + _ERROR_LINES] if first is not None else lines[-30:]
-    return "\n".join(kept)
-
-
-def depends_requests(groups: Sequence[str], known: Callable[[str], bool]) -> list[str]:
-    """A resolver request per build-depends group: its first alternative the archive knows.
-
-    >>> known = {"libbar-dev"}.__contains__
-    >>> depends_requests(["libfoo-dev (>= 1) | libbar-dev [arm64]", "zlib1g-dev"], known)
-    ['libbar-dev', 'zlib1g-dev']
-    """
-    requests = []
-    for group in groups:
-        names = [re.split(r"[\s(\[]", alt.strip(), maxsplit=1)[0] for alt in group.split("|")]
-        requests.append(next((n for n in names if known(n)), names[0]))
-    return requests
 
 
 # --------------------------------------------------------------------------- the build
@@ -454,7 +305,7 @@ def _docker_run(plan: ContainerPlan, *, reporter: Reporter) -> tuple[int, str, s
     try:
         handle = container.docker_client().containers.create(
             image.tag, argv, environment=dict(plan.env), volumes=volumes,
-            user=f"{os.getuid()}:{os.getgid()}", working_dir=str(_IN / "src"), platform=image.platform,
+            user=f"{os.getuid()}:{os.getgid()}", working_dir=IN_CONTAINER.src, platform=image.platform,
             network_mode="bridge" if plan.network else "none", labels={container.LABEL: "1"},
         )  # fmt: skip
     except docker.errors.DockerException as exc:

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from debforge.build import Artifacts, build, rust
+from debforge.build import Artifacts, build, cargo, rust
 from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.elf import read_elf
@@ -89,7 +89,8 @@ def test_multi_crate_cross_builds_from_debian_crates_and_runs(logtally: Artifact
     assert (sysroot / rust.DEBIAN_REGISTRY / "clap-4.0.32" / ".cargo-checksum.json").is_file()
     work = rust.workdirs(multi, ARM64, cache, "container")
     assert (
-        f"{rust.IN_CONTAINER.sysroot}/{rust.DEBIAN_REGISTRY}" in (work.cargo_home / "config.toml").read_text()
+        f"{cargo.IN_CONTAINER.sysroot}/{rust.DEBIAN_REGISTRY}"
+        in (work.cargo_home / "config.toml").read_text()
     )
     deps = work.target_dir / ARM64.rust_triple / "release" / "deps"
     assert any(deps.glob("libclap-*.rlib")) and any(deps.glob("libserde_json-*.rlib"))
