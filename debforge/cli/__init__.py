@@ -336,6 +336,8 @@ def package(
         print_json(result.to_json())
     else:
         stdout().print(f"{result.package.path}\nDepends: {result.depends}")
+        if result.dbgsym is not None:
+            stdout().print(str(result.dbgsym.path))
 
 
 @app.command("build")
