@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from debforge.archive.version import compare_versions
 from debforge.dists import Target
 from debforge.elf import DynSymbol, ElfInfo, check_symbol_versions, read_dynamic_symbols, read_elf
 from debforge.errors import ElfError
@@ -60,56 +61,6 @@ def resolve_depends(
     for info in infos:
         _scan_file(state, info, shipped, build_depends or {})
     return ShlibsDepends(depends=_format(state.deps), libraries=tuple(state.libraries))
-
-
-# --- Debian version comparison (Policy §5.6.12; dpkg's Dpkg::Version) ------------------------
-
-
-def _order(c: str) -> int:
-    if c == "~":
-        return -1
-    if c.isdigit():
-        return int(c) + 1
-    if c.isalpha():
-        return ord(c)
-    return ord(c) + 256
-
-
-def _compare_part(a: str, b: str) -> int:
-    pa, pb = re.findall(r"\d+|\D+", a), re.findall(r"\d+|\D+", b)
-    for i in range(max(len(pa), len(pb))):
-        x, y = (pa[i] if i < len(pa) else "0"), (pb[i] if i < len(pb) else "0")
-        if x.isdigit() and y.isdigit():
-            if int(x) != int(y):
-                return 1 if int(x) > int(y) else -1
-            continue
-        ox, oy = [_order(c) for c in x], [_order(c) for c in y]
-        for j in range(max(len(ox), len(oy))):
-            cx, cy = (ox[j] if j < len(ox) else 0), (oy[j] if j < len(oy) else 0)
-            if cx != cy:
-                return 1 if cx > cy else -1
-    return 0
-
-
-def compare_versions(a: str, b: str) -> int:
-    """-1, 0 or 1 as Debian orders versions `a` and `b`.
-
-    >>> compare_versions("2.36-9+deb12u4", "2.36"), compare_versions("1.0~rc1", "1.0")
-    (1, -1)
-    >>> compare_versions("1:0", "9"), compare_versions("5.1.1alpha+20120614", "5.1.1")
-    (1, 1)
-    """
-
-    def split(v: str) -> tuple[int, str, str]:
-        epoch, _, rest = v.rpartition(":") if ":" in v else ("0", "", v)
-        upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
-        return int(epoch or 0), upstream, revision
-
-    ea, ua, ra = split(a)
-    eb, ub, rb = split(b)
-    if ea != eb:
-        return 1 if ea > eb else -1
-    return _compare_part(ua, ub) or _compare_part(ra, rb)
 
 
 # --- symbols and shlibs files --------------------------------------------------------------------

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from debforge.archive.version import compare_versions
 from debforge.dists import make_target
 from debforge.errors import ElfError
-from debforge.shlibdeps import compare_versions, compute_depends, resolve_depends
+from debforge.shlibdeps import compute_depends, resolve_depends
 from tests.conftest import require_tool
 from tests.helpers.elfs import compile_c
 

@@ -57,7 +57,7 @@ def split_version(version: str) -> tuple[int, str, str]:
 
 @functools.lru_cache(maxsize=8192)
 def compare_versions(a: str, b: str) -> int:
-    """Negative, zero or positive as `a` sorts before, equal to or after `b` (dpkg ordering).
+    """-1, 0 or 1 as `a` sorts before, equal to or after `b` (dpkg ordering).
 
     >>> compare_versions("1.0~rc1", "1.0") < 0 < compare_versions("1:0.1", "9.9")
     True
@@ -68,7 +68,8 @@ def compare_versions(a: str, b: str) -> int:
     eb, ub, rb = split_version(b)
     if ea != eb:
         return -1 if ea < eb else 1
-    return _compare_part(ua, ub) or _compare_part(ra, rb)
+    order = _compare_part(ua, ub) or _compare_part(ra, rb)
+    return (order > 0) - (order < 0)
 
 
 version_key = functools.cmp_to_key(compare_versions)
