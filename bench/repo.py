@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from debforge.repo import add_debs, init_repo, publish
+from tests.test_repo import make_key  # the same throwaway signing key the tests use
 
 
 def _tar(members: dict[str, bytes]) -> bytes:
@@ -92,30 +93,6 @@ def _reference(root: Path) -> None:
     (dist / "Release").write_bytes(release)
 
 
-def _key(home: Path) -> str:
-    home.mkdir(mode=0o700)
-    subprocess.run(
-        [
-            "gpg",
-            "--batch",
-            "--homedir",
-            str(home),
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "bench <b@example.com>",
-            "ed25519",
-            "sign",
-            "never",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return "b@example.com"
-
-
 def _drop_deb_cache(root: Path) -> None:
     state_path = root / ".debforge/state.json"
     state = json.loads(state_path.read_text())
@@ -136,7 +113,7 @@ def main() -> int:
         debs = [make_deb(debs_dir, f"pkg{i:04d}", "1.0-1", "arm64") for i in range(args.debs)]
         root = work / "repo"
         home = work / "gnupg"
-        key = _key(home)
+        key = make_key(home)
         init_repo(root, dists=["bookworm"], arches=["arm64"], sign_key=key)
         t_add = _timed(add_debs, root, debs)
         env = {"GNUPGHOME": str(home), "PATH": "/usr/bin:/bin"}
