@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import hashlib
+import json
+import lzma
+import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,13 +125,22 @@ def test_offline(repo: Repo, cache: Cache) -> None:
     assert index.candidate("libfoo1") is not None
 
 
+def packages_paths(repo: Repo) -> list[tuple[str, str]]:
+    """(by-hash, plain) path ends of each compression of the main suite's Packages file, best first."""
+    folder = repo.dists("bookworm") / "main/binary-arm64"
+    return [
+        (hashlib.sha256((folder / name).read_bytes()).hexdigest(), f"/bookworm/main/binary-arm64/{name}")
+        for name in ("Packages.xz", "Packages.gz", "Packages")
+    ]
+
+
 @pytest.mark.parametrize(
     ("fault", "error", "message"),
     [
         (Fault("bookworm/InRelease", "badsig"), SignatureError, "does not verify"),
         (Fault("bookworm/InRelease", "unsigned"), SignatureError, "does not verify"),
-        (Fault("Packages.xz", "corrupt", times=-1), HashMismatchError, "signed Release lists"),
-        (Fault("Packages.xz", "500", times=-1), FetchError, "gave up after 3 attempts"),
+        (Fault("Packages", "corrupt", times=-1), HashMismatchError, "different file than the signed Release"),
+        (Fault("Packages", "500", times=-1), FetchError, "gave up after 3 attempts"),
     ],
     ids=["bad-signature", "unsigned", "sha256-mismatch", "persistent-500"],
 )
@@ -134,10 +148,8 @@ def test_faults_give_a_clear_error_and_a_later_run_succeeds(
     repo: Repo, cache: Cache, fault: Fault, error: type[Exception], message: str
 ) -> None:
     faults = [fault]
-    if fault.path == "Packages.xz":  # the main suite's file, by its by-hash URL and its plain path
-        xz = repo.dists("bookworm") / "main/binary-arm64/Packages.xz"
-        fault.path = hashlib.sha256(xz.read_bytes()).hexdigest()
-        faults.append(Fault("/bookworm/main/binary-arm64/Packages.xz", fault.kind, times=-1))
+    if fault.path == "Packages":  # every path of the main suite's file: by-hash and plain, each compression
+        faults = [Fault(end, fault.kind, times=-1) for pair in packages_paths(repo) for end in pair]
     with serve(repo.root, faults) as server:
         with pytest.raises(error, match=message):
             index_of(repo, server, cache)
@@ -223,3 +235,148 @@ def test_contents_maps_library_paths_to_packages(repo: Repo, cache: Cache) -> No
     assert contents.packages_for(f"/{LIB}") == ("libfoo1",)
     assert contents.packages_for(LIB.removeprefix("usr/")) == ("libfoo1",)  # usrmerge alias
     assert contents.packages_for("usr/bin/none") == ()
+
+
+class Recording(NullReporter):
+    """Keeps warnings, to assert on them."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def compressed(raw: bytes) -> list[bytes]:
+    """`raw` as Packages.xz, Packages.gz and Packages (the order of packages_paths)."""
+    return [lzma.compress(raw), gzip.compress(raw, mtime=0), raw]
+
+
+def test_a_stale_plain_path_is_not_needed_when_by_hash_answers(repo: Repo, cache: Cache) -> None:
+    # A mirror mid-sync: the plain paths already serve another generation, by-hash/ has the signed one.
+    contents_gz = "/bookworm/main/Contents-arm64.gz"
+    older_contents = gzip.compress(f"{LIB}\t\t\tmisc/libold1\n".encode(), mtime=0)
+    older = compressed(b"Package: libold1\nVersion: 0.1\nArchitecture: arm64\n")
+    faults = [Fault(contents_gz, "stale", times=-1, body=older_contents)]
+    faults += [
+        Fault(plain, "stale", times=-1, body=body)
+        for (_, plain), body in zip(packages_paths(repo), older, strict=True)
+    ]
+    reporter = Recording()
+    with serve(repo.root, faults) as server:
+        target = repo.target(server.url)
+        index = fetch_index(target, cache, reporter, retry=FAST)
+        contents = fetch_contents(target, cache, reporter, retry=FAST)
+        stale = tuple(fault.path for fault in faults)
+        assert [p for p in server.paths() if p.endswith(stale)] == []  # the plain paths were not needed
+    assert contents.packages_for(LIB) == ("libfoo1",)
+    assert index.candidate("libfoo1") is not None
+    assert index.candidate("libold1") is None
+    assert reporter.warnings == []
+    assert_consistent(cache)
+
+
+def test_a_missing_by_hash_file_falls_back_to_the_plain_path(repo: Repo, cache: Cache) -> None:
+    contents_sha = sha((repo.dists("bookworm") / "main/Contents-arm64.gz").read_bytes())
+    with serve(repo.root, [Fault(contents_sha, "404", times=-1)]) as server:
+        contents = fetch_contents(repo.target(server.url), cache, NullReporter(), retry=FAST)
+        main = [(p, status) for p, status in server.requests if p.startswith("/debian/dists/bookworm/main/")]
+    assert main == [
+        (f"/debian/dists/bookworm/main/by-hash/SHA256/{contents_sha}", 404),
+        ("/debian/dists/bookworm/main/Contents-arm64.gz", 200),
+    ]
+    assert contents.packages_for(LIB) == ("libfoo1",)
+    assert_consistent(cache)
+
+
+def every_path_wrong(repo: Repo, older_raw: bytes) -> list[Fault]:
+    """by-hash/ answers 404 and every plain path serves `older_raw`'s generation (each compression)."""
+    pairs = packages_paths(repo)
+    faults = [Fault(by_hash, "404", times=-1) for by_hash, _ in pairs]
+    return faults + [
+        Fault(plain, "stale", times=-1, body=b)
+        for (_, plain), b in zip(pairs, compressed(older_raw), strict=True)
+    ]
+
+
+def test_every_path_wrong_says_different_file_once(repo: Repo, cache: Cache) -> None:
+    raw = (repo.dists("bookworm") / "main/binary-arm64/Packages").read_bytes()
+    older_raw = raw.replace(b"Version: 1.0-1\n", b"Version: 0.9-1\n", 1)
+    listed_xz = (repo.dists("bookworm") / "main/binary-arm64/Packages.xz").read_bytes()
+    served_xz = compressed(older_raw)[0]
+    with serve(repo.root, every_path_wrong(repo, older_raw)) as server:
+        with pytest.raises(HashMismatchError) as caught:
+            index_of(repo, server, cache)
+        plain = [
+            p for p in server.paths() if p.startswith("/debian/dists/bookworm/main/binary-arm64/Packages")
+        ]
+    assert str(caught.value) == (
+        f"{server.url}/debian/dists/bookworm/main/binary-arm64/Packages.xz is a different file than the "
+        f"signed Release lists ({len(served_xz)} bytes, SHA256 {sha(served_xz)}, "
+        f"where it lists {len(listed_xz)} bytes, SHA256 {sha(listed_xz)})"
+    )
+    assert "retry later or pick another --mirror" in (caught.value.hint or "")
+    assert sorted(plain) == sorted(f"/debian/dists{end}" for _, end in packages_paths(repo))  # once each
+    assert_consistent(cache)
+
+
+def age_records(cache: Cache, seconds: float) -> int:
+    """Make every recorded verified index copy `seconds` older; returns how many there are."""
+    records = sorted((cache.root / "state").glob("indexfile-*.json"))
+    for path in records:
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps(record | {"verified": record["verified"] - seconds}))
+    return len(records)
+
+
+def test_every_path_wrong_uses_the_copy_verified_earlier(key: GpgKey, tmp_path: Path, cache: Cache) -> None:
+    lib2 = "usr/lib/aarch64-linux-gnu/libfoo.so.2"
+    gen2 = [
+        {**PACKAGES[0], "Version": "1.0-2", "files": {LIB: b"\x7fELF", lib2: b"\x7fELF 2"}},
+        *PACKAGES[1:],
+    ]
+    mirror = build_repo(tmp_path / "mirror", PACKAGES, key=key)
+    main = mirror.dists("bookworm")
+    with serve(mirror.root) as server:
+        target = mirror.target(server.url)
+        fetch_index(target, cache, NullReporter(), retry=FAST)
+        fetch_contents(target, cache, NullReporter(), retry=FAST)
+        older = {
+            name: (main / name).read_bytes()
+            for name in ("main/binary-arm64/Packages", "main/Contents-arm64.gz")
+        }
+        assert age_records(cache, 3.2 * 3600 + 60) >= 2
+        build_repo(mirror.root, gen2, key=key)  # the next generation: a new signed Release
+        later = time.time() + 10  # a Last-Modified the previous one's If-Modified-Since cannot cover
+        for inrelease in mirror.root.rglob("InRelease"):
+            os.utime(inrelease, (later, later))
+        contents_sha = sha((main / "main/Contents-arm64.gz").read_bytes())
+        server.faults += [
+            *every_path_wrong(mirror, older["main/binary-arm64/Packages"]),
+            Fault(contents_sha, "404", times=-1),
+            Fault(
+                "/bookworm/main/Contents-arm64.gz", "stale", times=-1, body=older["main/Contents-arm64.gz"]
+            ),
+        ]
+        reporter = Recording()
+        index = fetch_index(target, cache, reporter, ttl=0, retry=FAST)
+        contents = fetch_contents(target, cache, reporter, ttl=0, retry=FAST)
+        assert [r.version for r in index.versions("libfoo1")] == ["1.0-1+deb12u1", "1.0-1"]
+        assert contents.packages_for(lib2) == ()
+        assert len(reporter.warnings) == 2
+        for warning, name in zip(
+            reporter.warnings, ("main/binary-arm64/Packages", "main/Contents-arm64"), strict=True
+        ):
+            assert "is a different file than the signed Release lists" in warning
+            assert warning.endswith(f"; using the copy of bookworm {name} verified 3.2 h ago")
+        for fault in server.faults:
+            fault.times = 0  # the mirror finished its update: the next run is current again
+        index = fetch_index(target, cache, Recording(), ttl=0, retry=FAST)
+        contents = fetch_contents(target, cache, Recording(), ttl=0, retry=FAST)
+    assert [r.version for r in index.versions("libfoo1")] == ["1.0-2", "1.0-1+deb12u1"]
+    assert contents.packages_for(lib2) == ("libfoo1",)
+    assert_consistent(cache)

@@ -13,15 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from debforge.archive.fetch import (
-    decompress,
-    download_index_file,
-    index_entry,
-    open_net,
-    release_of,
-    suite_state,
-)
+from debforge.archive.fetch import decompress, index_entry, open_net, release_of, suite_state
 from debforge.archive.http import DEFAULT_RETRY, RetryPolicy
+from debforge.archive.indexfile import download_index_file
 from debforge.cache import Cache
 from debforge.dists import Target
 
@@ -91,7 +85,7 @@ def fetch_contents(
     """The Contents lookup of every suite of `target` that lists `<component>/Contents-<arch>`."""
     cache.ensure()
     kept: list[bytes] = []
-    with cache.lock("archive"), open_net(retry) as net:
+    with cache.lock("archive", on_wait=reporter.warning), open_net(retry) as net:
         for suite in target.suites:
             state = suite_state(
                 suite, target.keyring, cache, reporter, net, ttl=ttl, offline=offline, refresh=False
@@ -104,9 +98,10 @@ def fetch_contents(
                 blob = download_index_file(
                     suite, release, entry, cache=cache, reporter=reporter, net=net, offline=offline
                 )
-                tree = cache.build_tree(
-                    f"contents-{_FORMAT}-{entry.sha256}", functools.partial(_fill, blob=blob)
-                )
+                # Keyed by the blob used (its name is its SHA256): an older verified copy that
+                # stood in for a file the mirror could not serve must not pose as today's.
+                fill = functools.partial(_fill, blob=blob)
+                tree = cache.build_tree(f"contents-{_FORMAT}-{blob.name}", fill)
                 kept.append((tree / _KEPT).read_bytes())
     return Contents(texts=tuple(kept))
 

@@ -66,7 +66,8 @@ def _download_all(
 
         # Written beside its final name and renamed in only once size and SHA256 match.
         dest = cache.blob(record.sha256)
-        net.get(record.url, dest, sha256=record.sha256, size=record.size, progress=advance)
+        index = f"the Packages index of {record.suite}" if record.suite else "the Packages index"
+        net.get(record.url, dest, sha256=record.sha256, size=record.size, progress=advance, listed_by=index)
 
     total = sum(r.size for r in missing)
     try:

@@ -3,7 +3,8 @@
 Freshness rule: a suite's InRelease is reused without any network while it was checked less than
 `ttl` seconds ago and its Valid-Until has not passed. Past that, debforge asks the mirror again
 with a conditional request (If-None-Match / If-Modified-Since). An expired Release is never used:
-it is an error, as in apt. `offline` never touches the network.
+it is an error, as in apt. `offline` never touches the network. The Packages files themselves come
+through indexfile.py (by-hash first, a small fallback chain, an older verified copy as last resort).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 from debforge.archive.compact import FORMAT, PackagesFile, load_compact, write_compact
 from debforge.archive.http import DEFAULT_RETRY, Fetched, RetryPolicy, fetch, make_session
 from debforge.archive.index import Origin, PackageIndex
+from debforge.archive.indexfile import age_text, download_index_file
 from debforge.cache import Cache, atomic_write_bytes, key
 from debforge.dists import Suite, Target
 from debforge.errors import ArchiveError, FetchError, OfflineError, SignatureError
@@ -94,7 +96,7 @@ def fetch_index(
 ) -> PackageIndex:
     """The verified PackageIndex of every suite of `target`, from the cache when fresh."""
     cache.ensure()
-    with cache.lock("archive"), open_net(retry) as net:
+    with cache.lock("archive", on_wait=reporter.warning), open_net(retry) as net:
         states = [
             suite_state(
                 suite, target.keyring, cache, reporter, net, ttl=ttl, offline=offline, refresh=refresh
@@ -110,10 +112,26 @@ def fetch_index(
         if index is not None:
             return index
         shutil.rmtree(tree, ignore_errors=True)  # unreadable (older format): rebuild it
-        files = list(_packages_files(target, states, cache, reporter, net, offline=offline))
-        with reporter.step(f"Indexing {target.dist}/{target.arch}"):
-            cache.build_tree(tree.name, lambda work: write_compact(work, files))
-        found = load_compact(tree, dist=target.dist, arch=target.arch, release_key=release_key)
+        blobs = list(_packages_blobs(target, states, cache, reporter, net, offline=offline))
+        if not all(current for _, _, current in blobs):
+            # An older verified copy stood in for a Packages file the mirror could not serve
+            # (indexfile.py): key the index by the blobs really used, so it never poses as the
+            # index of today's Release and the next run asks the mirror again.
+            names = [blob.name for _, blob, _ in blobs]
+            release_key = key({"format": FORMAT, "arch": target.arch, "sources": sources, "blobs": names})
+        return _build_index(
+            target, release_key, [(origin, blob) for origin, blob, _ in blobs], cache, reporter
+        )
+
+
+def _build_index(
+    target: Target, release_key: str, blobs: list[tuple[Origin, Path]], cache: Cache, reporter: Reporter
+) -> PackageIndex:
+    tree = cache.tree(f"index-{release_key}")
+    files = [PackagesFile(origin=origin, data=decompress(blob)) for origin, blob in blobs]
+    with reporter.step(f"Indexing {target.dist}/{target.arch}"):
+        cache.build_tree(tree.name, lambda work: write_compact(work, files))
+    found = load_compact(tree, dist=target.dist, arch=target.arch, release_key=release_key)
     if found is None:
         raise ArchiveError(f"the package index in {tree} cannot be read", hint="delete it and run again")
     return found
@@ -178,12 +196,8 @@ def suite_state(
         # warning), except on an explicit refresh (`debforge update`), which must report it.
         if state is None or refresh or state.expired(now):
             raise
-        reporter.warning(f"{exc}; using the cached index checked {_age(now - state.checked)} ago")
+        reporter.warning(f"{exc}; using the cached index checked {age_text(now - state.checked)} ago")
         return state
-
-
-def _age(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"  # noqa: PLR2004 - an hour
 
 
 def _reject_expired(state: SuiteState, what: str, now: float) -> None:
@@ -255,36 +269,6 @@ def index_entry(release: Release, component: str, name: str) -> FileEntry | None
     return release.entry(f"{component}/{name}.xz", f"{component}/{name}.gz", f"{component}/{name}")
 
 
-def download_index_file(
-    suite: Suite,
-    release: Release,
-    entry: FileEntry,
-    *,
-    cache: Cache,
-    reporter: Reporter,
-    net: Net,
-    offline: bool,
-) -> Path:
-    """The verified blob of one index file the Release lists, downloaded if missing (by-hash first)."""
-    blob = cache.blob(entry.sha256)
-    if blob.is_file():
-        return blob
-    url = f"{suite.base_url}/{entry.path}"
-    if offline:
-        raise OfflineError(f"{url} is not in the cache and --offline forbids downloading it",
-                           hint="run `debforge update` once without --offline")  # fmt: skip
-    with reporter.progress(f"{suite.name} {entry.path}", entry.size) as bar:
-        if release.acquire_by_hash:
-            # by-hash paths never change content, so a mirror sync cannot hand us a mismatched file.
-            folder = entry.path.rpartition("/")[0]
-            by_hash = f"{suite.base_url}/{folder}/by-hash/SHA256/{entry.sha256}"
-            with contextlib.suppress(FetchError):  # apt falls back to the plain path too
-                net.get(by_hash, blob, sha256=entry.sha256, size=entry.size, progress=bar.advance)
-                return blob
-        net.get(url, blob, sha256=entry.sha256, size=entry.size, progress=bar.advance)
-    return blob
-
-
 def decompress(path: Path) -> bytes:
     """The content of an index file, by its Release name's suffix (xz, gz or plain)."""
     data = path.read_bytes()
@@ -295,11 +279,13 @@ def decompress(path: Path) -> bytes:
     return data
 
 
-def _packages_files(
+def _packages_blobs(
     target: Target, states: list[SuiteState], cache: Cache, reporter: Reporter, net: Net, *, offline: bool
-) -> Iterator[PackagesFile]:
+) -> Iterator[tuple[Origin, Path, bool]]:
+    """(origin, verified blob, whether the current Release lists it) of each suite's Packages file."""
     for rank, (suite, state) in enumerate(zip(target.suites, states, strict=True)):
         release = release_of(state, cache)
+        listed = {entry.sha256 for entry in release.files.values()}
         for component in suite.components:
             entry = index_entry(release, component, f"binary-{target.arch}/Packages")
             if entry is None:
@@ -310,4 +296,4 @@ def _packages_files(
                 suite, release, entry, cache=cache, reporter=reporter, net=net, offline=offline
             )
             origin = Origin(suite=suite.name, suite_rank=rank, component=component, mirror=suite.mirror)
-            yield PackagesFile(origin=origin, data=decompress(blob))
+            yield origin, blob, blob.name in listed

@@ -1,5 +1,10 @@
 """HTTP downloads: streaming, verified by size and SHA256 while they arrive, atomic, retried.
 
+Two failures look alike and are not: a body cut short (fewer bytes than the server's own
+Content-Length, or a dropped connection) is a transport fault and is retried; a complete body
+whose size or SHA256 differs from the signed index is a *different file* (a mirror mid-sync
+serving another generation), which another attempt will not fix, so it is reported at once.
+
 `requests` is imported only when a download really happens, so a warm run that needs no
 network never pays for importing it.
 """
@@ -28,7 +33,7 @@ _HTTP_NOT_MODIFIED = 304
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    """How often and how patiently to retry: resets, timeouts, truncation and 5xx are retried."""
+    """How often and how patiently to retry: resets, timeouts, cut-short bodies and 5xx are retried."""
 
     attempts: int = 4
     backoff: float = 0.5  # first delay in seconds, doubled after each failure
@@ -77,23 +82,19 @@ def fetch(
     headers: Mapping[str, str] | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     progress: Callable[[int], None] | None = None,
+    listed_by: str = "the signed Release",
 ) -> Fetched:
     """Download `url` to `dest` atomically, checking `size`/`sha256` when given; retry transient faults.
 
     A 304 answer to conditional `headers` returns `Fetched(not_modified=True)` and leaves `dest` alone.
+    A complete body that does not match raises HashMismatchError naming `listed_by` (not retried).
     """
+    want = _Want(sha256=sha256, size=size, listed_by=listed_by)
     failures = 0
     while True:
         try:
             return _fetch_once(
-                session,
-                url,
-                dest,
-                sha256=sha256,
-                size=size,
-                headers=headers,
-                timeout=retry.timeout,
-                progress=progress,
+                session, url, dest, want=want, headers=headers, timeout=retry.timeout, progress=progress
             )
         except _Retryable as exc:
             failures += 1
@@ -110,8 +111,7 @@ def _fetch_once(
     url: str,
     dest: Path,
     *,
-    sha256: str | None,
-    size: int | None,
+    want: _Want,
     headers: Mapping[str, str] | None,
     timeout: float,
     progress: Callable[[int], None] | None,
@@ -129,7 +129,7 @@ def _fetch_once(
                     f"could not download {url}: the server answered {response.status_code} {response.reason}",
                     hint="check the mirror URL (--mirror), the dist and the architecture",
                 )
-            got_sha, got_size = _stream(response, dest, sha256, size, progress)
+            got_sha, got_size = _stream(response, dest, want, progress)
             return Fetched(
                 not_modified=False, sha256=got_sha, size=got_size,
                 etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
@@ -145,38 +145,64 @@ def _reason(exc: Exception) -> str:
     return text if len(text) < 200 else text[:200] + "…"  # noqa: PLR2004 - keep the sentence short
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Want:
+    """What the signed index says the body must be (None: not checked) and which index says so."""
+
+    sha256: str | None
+    size: int | None
+    listed_by: str
+
+    def describe(self) -> str:
+        """`12640831 bytes, SHA256 …`: what the index lists, as far as it was given."""
+        size = [f"{self.size} bytes"] if self.size is not None else []
+        return ", ".join(size + ([f"SHA256 {self.sha256}"] if self.sha256 else []))
+
+    def cap(self) -> int | None:
+        """Bytes read at most: a larger body is still hashed (to name it), but never without bound."""
+        return None if self.size is None else 2 * self.size + _CHUNK
+
+
 def _stream(
-    response: requests.Response,
-    dest: Path,
-    sha256: str | None,
-    size: int | None,
-    progress: Callable[[int], None] | None,
+    response: requests.Response, dest: Path, want: _Want, progress: Callable[[int], None] | None
 ) -> tuple[str, int]:
     """Write the body to a temporary file beside `dest`, hashing it; rename it in only if it verifies."""
     digest = hashlib.sha256()
     written = 0
+    cap = want.cap()
     with atomic_output(dest) as tmp:
         with tmp.open("wb") as out:
             for chunk in response.iter_content(_CHUNK):
-                if size is not None and written + len(chunk) > size:
-                    raise HashMismatchError(
-                        f"{response.url} is larger than the {size} bytes the signed Release lists"
-                    )
                 out.write(chunk)
                 digest.update(chunk)
                 written += len(chunk)
+                if cap is not None and written > cap:
+                    raise _different(response.url, want, f"more than {cap} bytes arrived")
                 if progress is not None:
                     progress(len(chunk))
-        _verify(response.url, written, digest.hexdigest(), sha256, size)
+        _check_complete(response, written)
+        if (want.size is not None and written != want.size) or want.sha256 not in (None, digest.hexdigest()):
+            raise _different(response.url, want, f"{written} bytes, SHA256 {digest.hexdigest()}")
     return digest.hexdigest(), written
 
 
-def _verify(url: str, written: int, got: str, sha256: str | None, size: int | None) -> None:
-    if size is not None and written < size:
-        # A short body is a transport fault (a proxy or mirror cut it off): worth a retry.
-        raise _Retryable(f"the file was truncated ({written} of {size} bytes)")
-    if sha256 is not None and got != sha256:
-        raise HashMismatchError(
-            f"{url} has SHA256 {got} but the signed Release lists {sha256}",
-            hint="the mirror may be syncing or tampered with; try again later or use another --mirror",
-        )
+def _check_complete(response: requests.Response, written: int) -> None:
+    """Raise a retryable fault when fewer bytes arrived than the server's own Content-Length announced.
+
+    urllib3 2 already raises on such a short read; this keeps the rule independent of that setting.
+    With a Content-Encoding the header counts encoded bytes, so it cannot be compared.
+    """
+    length = response.headers.get("Content-Length", "")
+    encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+    if not encoded and length.isdigit() and written < int(length):
+        raise _Retryable(f"the transfer was cut short ({written} of {length} bytes)")
+
+
+def _different(url: str, want: _Want, served: str) -> HashMismatchError:
+    # A complete body of another size/hash is another generation of the file (a mirror mid-sync),
+    # not a truncation: apt reports it as "File has unexpected size"/"Hash Sum mismatch" too.
+    return HashMismatchError(
+        f"{url} is a different file than {want.listed_by} lists ({served}, where it lists {want.describe()})",
+        hint="the mirror may be in the middle of an update (or tampered with); "
+        "retry later or pick another --mirror",
+    )

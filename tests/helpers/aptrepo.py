@@ -33,7 +33,7 @@ from typing import Any, Literal
 from debforge.dists import Target, make_target
 from debforge.run import run
 
-FaultKind = Literal["reset", "500", "truncate", "corrupt", "badsig", "unsigned", "404"]
+FaultKind = Literal["reset", "500", "truncate", "corrupt", "badsig", "unsigned", "404", "stale", "short"]
 RFC1123 = "%a, %d %b %Y %H:%M:%S UTC"
 
 
@@ -202,11 +202,17 @@ def _write_suite(
 
 @dataclass
 class Fault:
-    """Misbehave on the next `times` requests whose path ends with `path` (times < 0: always)."""
+    """Misbehave on the next `times` requests whose path ends with `path` (times < 0: always).
+
+    "stale" serves `body` in full instead of the file: another generation of it, as a mirror
+    does in the middle of an update. "truncate" sends half the body, then a TCP reset; "short"
+    sends half the body under the full Content-Length, then closes cleanly.
+    """
 
     path: str
     kind: FaultKind
     times: int = 1
+    body: bytes = b""
 
 
 @dataclass
@@ -274,7 +280,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             return self._reset()
         if fault.kind in ("500", "404"):
             return self.send_error(int(fault.kind))
-        data = Path(self.translate_path(self.path)).read_bytes()
+        data = fault.body if fault.kind == "stale" else Path(self.translate_path(self.path)).read_bytes()
         if fault.kind == "corrupt":
             data = data[:-1] + bytes([data[-1] ^ 0xFF])
         elif fault.kind == "badsig":
@@ -284,10 +290,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if fault.kind == "truncate":
+        if fault.kind in ("truncate", "short"):
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
-            return self._reset()
+            self.close_connection = True
+            return self._reset() if fault.kind == "truncate" else None
         self.wfile.write(data)
         return None
 
