@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from debforge.errors import RepoError
-from debforge.repo import add_debs, export_key, init_repo, list_packages, prune, publish, remove
+from debforge.repo import add_debs, export_key, init_repo, list_packages, pool, prune, publish, remove
 from debforge.repo.debfile import read_deb
 from debforge.repo.render import (
     IndexFile,
@@ -22,6 +22,7 @@ from debforge.repo.render import (
     pool_filename,
     render_release,
 )
+from debforge.repo.state import pool_path
 from tests.conftest import require_tool
 
 DATE = datetime(2024, 6, 10, 8, 47, 43, tzinfo=UTC)
@@ -230,6 +231,20 @@ def test_add_refuses_bad_input(repo: Path, tmp_path: Path) -> None:
     with pytest.raises(RepoError):  # one bad file: nothing at all is added (validate before work)
         add_debs(repo, [good, text])
     assert list_packages(repo).packages == ()
+
+
+def test_a_deb_that_changes_while_being_added_is_not_listed(repo: Path, tmp_path: Path) -> None:
+    """Fault injection: the bytes copied into the pool differ from the bytes read and checked."""
+    checked = make_deb(tmp_path, "hello", "1.0", "arm64")
+    (tmp_path / "swapped").mkdir()
+    swapped = make_deb(tmp_path / "swapped", "hello", "1.0", "arm64", payload="swapped in\n")
+    filename = "pool/main/h/hello/hello_1.0_arm64.deb"
+    item = pool._Incoming(
+        deb=swapped, info=read_deb(checked), filename=filename, dest=pool_path(repo, filename)
+    )
+    with pytest.raises(RepoError, match=r"hello_1\.0_arm64\.deb changed while it was being added"):
+        pool._copy_into_pool(item, repo)
+    assert [p for p in (repo / "pool").rglob("*") if p.is_file()] == []
 
 
 def test_remove_and_prune(repo: Path, tmp_path: Path, gpg_key: tuple[Path, str]) -> None:

@@ -153,7 +153,6 @@ def write_deb(
             md5s = _write_data_tar(members, spec, data_file, threads=threads, reporter=reporter)
             control_tar = _control_tar(spec, control, md5s, threads=threads)
             digest, size = _write_ar(tmp, spec, control_tar, data_file)
-            tmp.chmod(0o644)  # mkstemp made it 0600; a .deb is world-readable like dpkg-deb's output
     except OSError as exc:
         raise PackageError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return Package(path=path, spec=spec, sha256=digest, size=size, installed_size=size_kib, control=control)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,15 @@ _MANAGED_FIELDS = frozenset(_OWN_FIELDS.split()) | {name.lower() for name, _, _ 
 # deb-control(5): a field name is printable US-ASCII except ':' and space, not starting with '#' or '-'.
 _MAX_MODE = 0o7777
 _FIELD_NAME = re.compile(r"[!-9;-~][!-9;-~]*")
+# Policy 5.1: simple fields are one line. A continuation line in one of these is an attempt to smuggle a
+# second value past whoever reads only the first line (Package and Version become pool file names).
+_SIMPLE_FIELDS = frozenset(
+    {"package", "source", "version", "architecture", "essential", "multi-arch", "section", "priority"}
+    | {"installed-size"}
+)
+# Policy 5.6.1: `Source: name` or, when the binary's version differs, `Source: name (version)`.
+_SOURCE = re.compile(r"(?P<name>[^\s()]+)(?: \((?P<version>[^\s()]+)\))?")
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def check_spec(spec: PackageSpec, *, allow_zstd: bool) -> None:
@@ -66,6 +76,64 @@ def check_spec(spec: PackageSpec, *, allow_zstd: bool) -> None:
         )
     if not 0 <= spec.source_date_epoch < 8**11:
         raise PackageError(f"SOURCE_DATE_EPOCH {spec.source_date_epoch} is out of range for a tar header")
+
+
+def check_control(fields: Sequence[tuple[str, str]], origin: str) -> None:
+    """Refuse a read .deb's control stanza that dpkg-deb would not have built, in one sentence.
+
+    Package, Source, Version and Architecture name pool directories and files, so they are held to
+    Policy syntax before anyone builds a path from them; `origin` names the .deb in the sentence.
+    """
+    _check_field_lines(fields, origin)
+    values = {name.lower(): value for name, value in fields}
+    for needed in ("Package", "Version", "Architecture"):
+        if not values.get(needed.lower()):
+            raise PackageError(f"{origin} has no {needed} field in its control file")
+    rules = (
+        ("Package", debian_rules.check_package_name, "a valid Debian package name (Policy 5.6.1)"),
+        ("Version", debian_rules.check_version, "a valid Debian version (Policy 5.6.12)"),
+        ("Architecture", _arch_problem, "a single Debian architecture name or all"),
+        ("Source", _source_problem, "a source package name with an optional (version) (Policy 5.6.1)"),
+    )
+    for field, problem, what in rules:
+        value = values.get(field.lower())
+        if value is not None and (reason := problem(value)):
+            raise PackageError(f"{origin}: {field} field '{value}' is not {what}", hint=f"{field}: {reason}")
+
+
+def _check_field_lines(fields: Sequence[tuple[str, str]], origin: str) -> None:
+    seen: set[str] = set()
+    for name, value in fields:
+        if not _FIELD_NAME.fullmatch(name) or name[0] in "#-":
+            raise PackageError(f"{origin}: control field name {name!r} is invalid (deb-control(5))")
+        if name.lower() in seen:  # dpkg: "duplicate value for '<field>' field"
+            raise PackageError(f"{origin}: the {name} field appears twice in its control file")
+        seen.add(name.lower())
+        if bad := _CONTROL_CHAR.search(value):
+            char = "a NUL" if bad.group() == "\0" else f"the control character U+{ord(bad.group()):04X}"
+            raise PackageError(f"{origin}: the {name} field of its control file contains {char}")
+        if "\n" in value and name.lower() in _SIMPLE_FIELDS:
+            raise PackageError(
+                f"{origin}: the {name} field continues onto a second line, but it is a one-line field "
+                "(Policy 5.1)"
+            )
+
+
+def _arch_problem(arch: str) -> str | None:
+    if arch == "all" or (_ARCH.fullmatch(arch) and arch != "any"):
+        return None
+    return "must be one architecture such as amd64 or arm64 (lower case, digits and '-'), or all"
+
+
+def _source_problem(source: str) -> str | None:
+    match = _SOURCE.fullmatch(source)
+    if match is None:
+        return "must read 'name' or 'name (version)'"
+    if reason := debian_rules.check_package_name(match["name"]):
+        return reason
+    if match["version"] and (reason := debian_rules.check_version(match["version"])):
+        return f"has a version that is invalid: {reason}"
+    return None
 
 
 def check_name(name: str) -> None:

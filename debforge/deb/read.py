@@ -1,24 +1,18 @@
-"""Read a .deb without dpkg: its control stanza, size and hashes (own ar + tar reader, deb(5))."""
+"""Read a .deb without dpkg and without trusting it: its control stanza, size and hashes (deb(5))."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
-import lzma
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import zstandard
-
+from debforge.deb import members
+from debforge.deb.check import check_control
 from debforge.errors import PackageError
 
 Fields = tuple[tuple[str, str], ...]  # (name, value) in the order the control file has them
 
-_AR_MAGIC = b"!<arch>\n"
-_AR_HEADER = 60
 _CHUNK = 1 << 20
 
 
@@ -82,44 +76,64 @@ class DebInfo:
 def parse_control(text: str) -> Fields:
     """Split one deb822 stanza into (name, value) pairs, keeping continuation lines verbatim.
 
+    Lines end at '\\n' only (as dpkg reads them, not str.splitlines' dozen separators), and a blank
+    line ends the stanza: a binary package has exactly one.
+
     >>> parse_control("Package: foo\\nDescription: short\\n long\\n .\\n more\\n")
     (('Package', 'foo'), ('Description', 'short\\n long\\n .\\n more'))
     """
     fields: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        if line[0] in " \t":
-            if not fields:
-                raise ValueError("continuation line before the first field")
-            name, value = fields[-1]
-            fields[-1] = (name, f"{value}\n{line.rstrip()}")
+    ended = False
+    for line in text.split("\n"):
+        if not line:
+            ended = ended or bool(fields)
+        elif ended:
+            raise ValueError("it has a second stanza after a blank line")
+        elif line[0] in " \t":
+            fields.append(_continue(fields, line))
         elif ":" in line:
             name, _, value = line.partition(":")
             fields.append((name.strip(), value.strip()))
         else:
-            raise ValueError(f"line without a colon: {line!r}")
+            raise ValueError(f"line {line!r} has no colon")
     return tuple(fields)
 
 
+def _continue(fields: list[tuple[str, str]], line: str) -> tuple[str, str]:
+    if not fields:
+        raise ValueError("it starts with a continuation line")
+    name, value = fields.pop()
+    if not line.strip():  # dpkg: "blank line in value of field"
+        raise ValueError(f"the {name} field has a blank line in its value")
+    return name, f"{value}\n{line.rstrip()}"
+
+
 def read_deb(path: Path) -> DebInfo:
-    """Read `path`'s control stanza and hashes; PackageError (one sentence) if it is not a .deb."""
+    """Read and check `path`: its members (nothing is extracted), its control stanza, its hashes.
+
+    PackageError (one sentence naming the file) for anything dpkg would refuse or a hostile
+    package could use: bad names in control fields, unsafe data.tar members, truncation, bombs.
+    """
     try:
         with path.open("rb") as fh:
-            control = _read_control(fh, path)
+            deb = members.DebArchive(fh, str(path))
+            fields = _control_fields(members.read_control_tar(deb), path)
+            members.check_data_tar(deb)
             fh.seek(0)
             size, md5, sha256 = _hash_stream(fh)
     except OSError as exc:
         raise PackageError(f"cannot read {path}: {exc.strerror}") from exc
+    return DebInfo(fields=fields, size=size, md5=md5, sha256=sha256)
+
+
+def _control_fields(control: bytes, path: Path) -> Fields:
+    """The control stanza, checked before anything uses a field (they become pool paths and names)."""
     try:
         fields = parse_control(control.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise PackageError(f"{path} has a malformed control file: {exc}") from exc
-    info = DebInfo(fields=fields, size=size, md5=md5, sha256=sha256)
-    for needed in ("Package", "Version", "Architecture"):
-        if not info.get(needed):
-            raise PackageError(f"{path} has no {needed} field in its control file")
-    return info
+    check_control(fields, str(path))
+    return fields
 
 
 def _hash_stream(fh: BinaryIO) -> tuple[int, str, str]:
@@ -129,61 +143,3 @@ def _hash_stream(fh: BinaryIO) -> tuple[int, str, str]:
         sha256.update(chunk)
         size += len(chunk)
     return size, md5.hexdigest(), sha256.hexdigest()
-
-
-def _not_deb(path: Path, why: str) -> PackageError:
-    return PackageError(
-        f"{path} is not a Debian binary package (.deb): {why}",
-        hint="pass the .deb files built by `debforge package` or dpkg-deb",
-    )
-
-
-def _read_control(fh: BinaryIO, path: Path) -> bytes:
-    # deb(5): an ar archive whose first member is debian-binary "2.0\n", then control.tar[.gz|.xz|.zst].
-    if fh.read(len(_AR_MAGIC)) != _AR_MAGIC:
-        raise _not_deb(path, "it is not an ar archive")
-    first = True
-    while header := fh.read(_AR_HEADER):
-        if len(header) < _AR_HEADER:
-            break
-        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
-        try:
-            size = int(header[48:58].decode("ascii").strip())
-        except ValueError:
-            raise _not_deb(path, "its ar member header is corrupt") from None
-        data = fh.read(size)
-        fh.read(size % 2)  # ar pads members to an even offset
-        if first and (name != "debian-binary" or not data.startswith(b"2.")):
-            raise _not_deb(path, "its first member is not debian-binary 2.x")
-        first = False
-        if name.startswith("control.tar"):
-            return _control_from_tar(_decompress(name, data, path), path)
-    raise _not_deb(path, "it has no control.tar member")
-
-
-def _decompress(member: str, data: bytes, path: Path) -> bytes:
-    try:
-        if member.endswith(".gz"):
-            return gzip.decompress(data)
-        if member.endswith(".xz"):
-            return lzma.decompress(data)
-        if member.endswith(".zst"):
-            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as exc:
-        raise _not_deb(path, f"its {member} is corrupt ({exc})") from exc
-    if member == "control.tar":
-        return data
-    raise _not_deb(path, f"its {member} uses a compression dpkg does not know")
-
-
-def _control_from_tar(data: bytes, path: Path) -> bytes:
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            for member in tar:
-                if member.isfile() and member.name.lstrip("./") == "control":
-                    extracted = tar.extractfile(member)
-                    if extracted is not None:
-                        return extracted.read()
-    except tarfile.TarError as exc:
-        raise _not_deb(path, f"its control.tar is corrupt ({exc})") from exc
-    raise _not_deb(path, "its control.tar has no control file")

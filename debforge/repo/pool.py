@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -10,10 +12,15 @@ from pathlib import Path
 
 from debian.debian_support import version_compare
 
+from debforge.cache import atomic_output
 from debforge.errors import RepoError
 from debforge.repo.debfile import DebInfo, read_deb
 from debforge.repo.render import pool_filename
-from debforge.repo.state import META_DIR, Member, Repo, State, locked, read_state, save_config
+from debforge.repo.state import META_DIR, Member, Repo, State, locked, pool_path, read_state, save_config
+
+# Dists, components and architectures become directory names under dists/ and pool/: no '/', no
+# leading '.', so none of them can be '..' (Debian's own are lower-case words such as bookworm-backports).
+_REPO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_~-]*")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,8 +81,11 @@ def init_repo(
 ) -> Repo:
     """Create (or re-configure) a repository at `root`; its configuration lives in `.debforge/`."""
     for what, values in (("dist", dists), ("component", components), ("architecture", arches)):
-        if not values or any(not v or "/" in v or " " in v for v in values):
-            raise RepoError(f"a repository needs at least one {what} and no empty or spaced names")
+        if not values or not all(_REPO_NAME.fullmatch(v) for v in values):
+            raise RepoError(
+                f"a repository needs at least one {what}, each a letter or digit followed by letters, "
+                "digits and . + _ ~ -"
+            )
     if "all" in arches:
         raise RepoError("`all` is not a repository architecture: arch-all debs go into every arch's index")
     if key_file is not None and not key_file.is_file():
@@ -104,21 +114,21 @@ def add_debs(
     with locked(root) as (repo, state):
         dist = _pick(dist, repo.dists, "dist")
         component = _pick(component, repo.components, "component")
-        # Validate every input before copying anything (style rule 7).
-        infos = [(deb, _checked(read_deb(deb), deb, repo)) for deb in debs]
-        _refuse_duplicates(infos)
+        # Validate every input, and where each would go, before copying anything (style rule 7).
+        incoming = [_admit(deb, repo, state, component) for deb in debs]
+        _refuse_duplicates(incoming)
         added: list[RepoPackage] = []
         unchanged: list[RepoPackage] = []
-        for deb, info in infos:
-            filename = str(pool_filename(info, component))
-            _refuse_conflict(state, repo.root, filename, info)
-            member = Member(dist, component, filename)
+        for item in incoming:
+            member = Member(dist, component, item.filename)
             same = member in state.members
-            if not (repo.root / filename).exists():
-                _copy_into_pool(deb, repo.root / filename)
-            state.info(repo.root, filename)
+            if item.dest.exists():
+                state.info(repo.root, item.filename)
+            else:
+                _copy_into_pool(item, repo.root)
+                state.remember(repo.root, item.filename, item.info)
             state.members.add(member)
-            (unchanged if same else added).append(_package(member, info))
+            (unchanged if same else added).append(_package(member, item.info))
     return PackageList(packages=tuple(added), unchanged=tuple(unchanged))
 
 
@@ -168,7 +178,8 @@ def prune(root: Path, *, keep_versions: int, dry_run: bool = False) -> PackageLi
 def unreferenced_pool_files(root: Path, state: State) -> list[Path]:
     """Pool files remove/prune unlisted that no dist lists again (publish deletes them after the switch)."""
     listed = {m.filename for m in state.members}
-    return sorted(root / f for f in state.orphans if f not in listed and (root / f).exists())
+    # pool_path: state.json is a file on disk too; a tampered orphan entry must not aim the unlink.
+    return sorted(root / f for f in state.orphans if f not in listed and pool_path(root, f).exists())
 
 
 def _pick(value: str | None, choices: tuple[str, ...], what: str) -> str:
@@ -182,23 +193,47 @@ def _pick(value: str | None, choices: tuple[str, ...], what: str) -> str:
     return value
 
 
-def _checked(info: DebInfo, deb: Path, repo: Repo) -> DebInfo:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Incoming:
+    """A deb accepted for `add`: its checked control data and where in the pool it goes."""
+
+    deb: Path
+    info: DebInfo
+    filename: str  # pool-relative, as the Packages Filename field lists it
+    dest: Path  # resolved, and checked to be inside <root>/pool
+
+
+def _admit(deb: Path, repo: Repo, state: State, component: str) -> _Incoming:
+    # read_deb has checked Package, Source, Version and Architecture against Policy syntax, so the
+    # file name built from them has no '/' or '..'; pool_path still checks where it resolves to.
+    info = read_deb(deb)
     if info.arch != "all" and info.arch not in repo.arches:
         raise RepoError(
             f"{deb.name} is for architecture {info.arch}, but the repository carries only "
             f"{', '.join(repo.arches)}",
             hint=f"re-run `debforge repo init` with --arch {','.join((*repo.arches, info.arch))}",
         )
-    return info
+    filename = str(pool_filename(info, component))
+    dest = _contained(repo.root, filename, deb)
+    _refuse_conflict(state, repo.root, filename, info)
+    return _Incoming(deb=deb, info=info, filename=filename, dest=dest)
 
 
-def _refuse_duplicates(infos: list[tuple[Path, DebInfo]]) -> None:
+def _contained(root: Path, filename: str, deb: Path) -> Path:
+    try:
+        return pool_path(root, filename)
+    except RepoError as exc:
+        raise RepoError(f"{deb}: {exc}", hint=exc.hint) from exc
+
+
+def _refuse_duplicates(incoming: list[_Incoming]) -> None:
     seen: dict[tuple[str, str, str], DebInfo] = {}
-    for deb, info in infos:
+    for item in incoming:
+        info = item.info
         key = (info.name, info.version, info.arch)
         if key in seen and seen[key].sha256 != info.sha256:
             raise RepoError(
-                f"{deb.name} and another file given are both {info.name} {info.version} "
+                f"{item.deb.name} and another file given are both {info.name} {info.version} "
                 f"({info.arch}) with different content"
             )
         seen[key] = info
@@ -214,11 +249,16 @@ def _refuse_conflict(state: State, root: Path, filename: str, info: DebInfo) -> 
         )
 
 
-def _copy_into_pool(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(f".{dest.name}.part")
-    shutil.copyfile(source, part)
-    part.replace(dest)
+def _copy_into_pool(item: _Incoming, root: Path) -> None:
+    """Copy beside the destination, check the copy is the file that was read, then rename it in."""
+    item.dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = _contained(root, item.filename, item.deb)  # again, now that the directories exist
+    with atomic_output(dest) as part:
+        shutil.copyfile(item.deb, part)
+        with part.open("rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        if digest != item.info.sha256:
+            raise RepoError(f"{item.deb} changed while it was being added; nothing was added")
 
 
 def _package(member: Member, info: DebInfo) -> RepoPackage:

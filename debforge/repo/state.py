@@ -119,21 +119,21 @@ class State:
 
     def info(self, root: Path, filename: str) -> DebInfo:
         """The deb's cached control and hashes, re-read only when the pool file's stat changed."""
-        path = root / filename
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise RepoError(
-                f"pool file {filename} is missing from {root}",
-                hint="remove the package with `debforge repo remove` and add it again",
-            ) from None
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        path = pool_path(root, filename)
+        stamp = _stamp(path, root, filename)
         cached = self.debs.get(filename)
         if cached is not None and cached.get("stat") == stamp:
             return DebInfo.from_json(cast("dict[str, object]", cached["info"]))
         info = read_deb(path)
         self.debs[filename] = {"stat": stamp, "info": info.to_json()}
         return info
+
+    def remember(self, root: Path, filename: str, info: DebInfo) -> None:
+        """Cache what was read from a deb just copied to `filename` (its bytes were checked equal)."""
+        self.debs[filename] = {
+            "stat": _stamp(pool_path(root, filename), root, filename),
+            "info": info.to_json(),
+        }
 
     def to_bytes(self) -> bytes:
         """Serialized state (sorted, so equal contents give equal bytes)."""
@@ -145,6 +145,34 @@ class State:
             "orphans": sorted(self.orphans),
         }
         return json.dumps(data, separators=(",", ":")).encode()
+
+
+def pool_path(root: Path, filename: str) -> Path:
+    """Where pool file `filename` really is: refused unless that is inside `<root>/pool`.
+
+    Filenames come from control fields (checked against Policy when read) and the repository's
+    own records; resolving also follows symlinks, so a pool directory symlinked elsewhere is caught.
+    The pool itself may be a symlink (to another disk, say): paths are compared with its target.
+    """
+    pool = (root / "pool").resolve()
+    path = (root / filename).resolve()
+    if path == pool or not path.is_relative_to(pool):
+        raise RepoError(
+            f"pool path {filename} leads to {path}, outside the repository's pool {pool}",
+            hint="check the repository for a symlink in pool/ or a component name with '..'",
+        )
+    return path
+
+
+def _stamp(path: Path, root: Path, filename: str) -> list[int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise RepoError(
+            f"pool file {filename} is missing from {root}",
+            hint="remove the package with `debforge repo remove` and add it again",
+        ) from None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
 def load_state(root: Path) -> State:
