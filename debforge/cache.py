@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,20 +35,54 @@ def default_cache_dir() -> Path:
     return Path(xdg) / "debforge"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+# The umask at import, for kernels without `Umask:` in /proc/self/status (before 4.7). Setting and
+# restoring it here runs before any thread of ours exists, so nothing can create a file in between.
+_IMPORT_UMASK = os.umask(0o022)
+os.umask(_IMPORT_UMASK)
+_PRIVATE_MODE = 0o600
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (`Umask:` in /proc/self/status, Linux >= 4.7)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return _IMPORT_UMASK
+
+
+def public_mode(*, executable: bool = False) -> int:
+    """The mode `open()`/`mkdir` would give a new file or directory: 0644/0755 under umask 022.
+
+    >>> public_mode() & 0o600, public_mode(executable=True) & 0o700
+    (384, 448)
+    """
+    return (0o777 if executable else 0o666) & ~current_umask()
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None, private: bool = False) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
-    with atomic_output(path) as tmp:
+    with atomic_output(path, mode=mode, private=private) as tmp:
         tmp.write_bytes(data)
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success fsync it and rename it over `path`."""
+def atomic_output(path: Path, *, mode: int | None = None, private: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success fsync it and rename it over `path`.
+
+    The file gets `mode`, else 0600 when `private`, else the umask's mode for a new file (0644
+    under umask 022): mkstemp's 0600 would make a published repository unreadable to a web
+    server running as another user. The mode is set before the caller writes, so a caller may
+    still chmod the temporary file itself (an executable keeps its x bits).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
     tmp = Path(name)
     try:
+        try:
+            os.fchmod(fd, mode if mode is not None else _PRIVATE_MODE if private else public_mode())
+        finally:
+            os.close(fd)
         yield tmp
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
@@ -102,23 +137,34 @@ class Cache:
         return Path(tempfile.mkdtemp(prefix=prefix, dir=self.root / "tmp"))
 
     @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        """Hold an exclusive advisory lock; the kernel drops it if the process dies (kill -9)."""
+    def lock(self, name: str, *, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold an exclusive advisory lock; the kernel drops it if the process dies (kill -9).
+
+        When another process holds it, `on_wait` hears once who that is before this one blocks.
+        """
         path = self.root / "locks" / f"{name}.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        with path.open("a+") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait(f"waiting for the cache lock held by {_lock_holder(path)}")
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            _record_holder(fh.fileno())
             try:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def build_tree(self, tree_key: str, fill: Callable[[Path], None]) -> Path:
+    def build_tree(
+        self, tree_key: str, fill: Callable[[Path], None], *, on_wait: Callable[[str], None] | None = None
+    ) -> Path:
         """Return the tree for `tree_key`, filling it once (under a lock) if absent; atomic rename."""
         final = self.tree(tree_key)
         if final.is_dir():
             return final
-        with self.lock(f"tree-{tree_key}"):
+        with self.lock(f"tree-{tree_key}", on_wait=on_wait):
             if final.is_dir():
                 return final
             work = self.tempdir(f"tree-{tree_key[:12]}-")
@@ -130,3 +176,32 @@ class Cache:
                 if work.exists():
                     shutil.rmtree(work, ignore_errors=True)
         return final
+
+
+_CMDLINE_MAX = 200  # characters of the holder's command line kept in the lock file
+
+
+def _record_holder(fd: int) -> None:
+    """Write `PID command line` into the held lock file, so a waiting job can say whom it waits for."""
+    try:
+        argv = Path("/proc/self/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        words = [a.decode(errors="replace") for a in argv]
+    except OSError:
+        words = sys.argv
+    command = " ".join(" ".join(words).split())  # one line: `python -c` scripts hold newlines
+    if len(command) > _CMDLINE_MAX:
+        command = command[: _CMDLINE_MAX - 1] + "…"
+    # The file is opened for appending: after the truncation the write lands at offset 0.
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} {command}\n".encode())
+
+
+def _lock_holder(path: Path) -> str:
+    """`PID n (command)` from a lock file `_record_holder` wrote, or a vaguer phrase."""
+    try:
+        pid, _, command = path.read_text(errors="replace").strip().partition(" ")
+    except OSError:
+        return "another process"
+    if not pid.isdigit():
+        return "another process"
+    return f"PID {pid} ({command})" if command else f"PID {pid}"

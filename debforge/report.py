@@ -8,7 +8,9 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 
 class Bar(Protocol):
@@ -69,29 +71,57 @@ class _RichBar:
 
 
 class RichReporter:
-    """Draws steps and bars on stderr with rich."""
+    """Draws steps and bars on stderr with rich; in a log (not a terminal, or `plain`) one line per step.
 
-    def __init__(self, console: Console | None = None, *, verbose: bool = False) -> None:
-        self.console = console or Console(stderr=True)
+    Every message is printed as literal text, never read as rich markup: recipe keys such as
+    `[package.metadata.deb]` and tool output such as `[/etc/apt]` must reach the user verbatim.
+    Lines are never wrapped (soft wrap), so a CI log holds each message on one greppable line.
+    """
+
+    def __init__(
+        self, console: Console | None = None, *, verbose: bool = False, plain: bool | None = None
+    ) -> None:
+        self.console = console or Console(
+            stderr=True, soft_wrap=True, highlight=False, force_terminal=True if plain is False else None
+        )
         self.verbose = verbose
+        self.plain = not self.console.is_terminal if plain is None else plain
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
         start = time.monotonic()
-        with self.console.status(title):
-            yield
-        self.console.print(f"[green]✓[/] {title} [dim]({time.monotonic() - start:.1f} s)[/]")
+        ok = False
+        try:
+            if self.plain:
+                yield
+            else:
+                with self.console.status(Text(title)):
+                    yield
+            ok = True
+        finally:
+            self._done(title, time.monotonic() - start, ok=ok)
 
     @contextmanager
     def progress(self, title: str, total: int | None) -> Iterator[Bar]:
+        if self.plain:
+            # A bar redrawn in a log is noise; the step around it prints the line with the time.
+            yield _NullBar()
+            return
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
         with Progress(*columns, console=self.console, transient=True) as bar:
-            task = bar.add_task(title, total=total)
+            task = bar.add_task(escape(title), total=total)
             yield _RichBar(bar, task)
 
     def info(self, message: str) -> None:
         if self.verbose:
-            self.console.print(f"[dim]{message}[/]")
+            self._line(Text(message, style="dim"))
 
     def warning(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {message}")
+        self._line(Text.assemble(("warning:", "yellow"), " ", message))
+
+    def _done(self, title: str, seconds: float, *, ok: bool) -> None:
+        mark = ("✓", "green") if ok else ("✗", "red")
+        self._line(Text.assemble(mark, " ", title, " ", (f"({seconds:.1f} s)", "dim")))
+
+    def _line(self, text: Text) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 from debforge import __version__
+from tests.test_repo import gpg_key, make_deb
+
+__all__ = ["gpg_key"]  # a session fixture from test_repo
 
 
 def _debforge(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
@@ -17,6 +21,7 @@ def _debforge(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=60,
         env={"PATH": "/usr/bin:/bin", "DEBFORGE_CACHE": str(cache), "COLUMNS": "200"},
+        umask=0o022,  # what a CI job or a login shell has
     )
 
 
@@ -55,3 +60,26 @@ def test_unwritable_cache_is_a_sentence(tmp_path: Path) -> None:
     assert "cannot use cache directory" in done.stderr
     assert "hint:" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_published_repository_is_world_readable(tmp_path: Path, gpg_key: tuple[Path, str]) -> None:
+    """Under umask 022 every file `repo publish` writes is 0644 and every directory 0755, so nginx
+    running as www-data can serve it (mkstemp's 0600 made apt get 403 for Packages and Release)."""
+    home, fpr = gpg_key
+    repo = tmp_path / "site"
+    deb = make_deb(tmp_path, "hello", "1.0", "arm64")
+    steps = (
+        ("repo", "init", "--repo", str(repo), "--dist", "bookworm", "--arch", "arm64", "--sign-key", fpr),
+        ("repo", "add", "--repo", str(repo), str(deb)),
+        ("repo", "publish", "--repo", str(repo), "--gpg-home", str(home)),
+    )
+    for argv in steps:
+        done = _debforge(*argv, cache=tmp_path / "cache")
+        assert done.returncode == 0, done.stderr
+    modes = {p.relative_to(repo).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in repo.rglob("*")}
+    published = ("InRelease", "Release.gpg", "Release", "main/binary-arm64/Packages.xz")
+    for name in (*(f"dists/bookworm/{n}" for n in published), "pool/main/h/hello/hello_1.0_arm64.deb"):
+        assert modes[name] == 0o644, name
+    assert any("/by-hash/SHA256/" in name for name in modes)
+    expected = {name: 0o755 if (repo / name).is_dir() else 0o644 for name in modes}
+    assert {n: oct(m) for n, m in modes.items()} == {n: oct(m) for n, m in expected.items()}

@@ -13,17 +13,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from debforge.cache import default_cache_dir
 from debforge.cli.options import (
     Json,
+    ProgressMode,
+    ProgressOption,
     TargetOptions,
     print_json,
     reporter,
     state,
     stdout,
+    styled,
     version_option,
     with_target,
 )
@@ -50,6 +53,7 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More progress detail.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    progress: ProgressOption = ProgressMode.auto,
     version: Annotated[
         bool,
         typer.Option("--version", callback=version_option, is_eager=True, help="Print the version and exit."),
@@ -57,7 +61,7 @@ def _root(
 ) -> None:
     """debforge: Debian packages for Debian releases and architectures, built from any x86_64 machine."""
     del version
-    state.update(debug=debug, verbose=verbose, quiet=quiet)
+    state.update(debug=debug, verbose=verbose, quiet=quiet, progress=progress)
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
 
@@ -101,7 +105,7 @@ def show(
     table = Table(show_header=False, box=None)
     for key_, value in doc.items():
         if value not in ("", None):
-            table.add_row(f"[bold]{key_}[/]", str(value))
+            table.add_row(styled(key_, "bold"), str(value))
     stdout().print(table)
 
 
@@ -192,7 +196,7 @@ def doctor(json_out: Json = False, *, opts: TargetOptions) -> None:
     else:
         table = Table("", "check", "detail")
         for c in checks:
-            table.add_row("[green]ok[/]" if c.ok else "[red]FAIL[/]", c.name, c.detail if c.ok else c.fix)
+            table.add_row(_mark(ok=c.ok), c.name, c.detail if c.ok else c.fix)
         stdout().print(table)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
@@ -215,7 +219,7 @@ def inspect_elf(
         for key_, value in info.items():
             if key_ != "path" and value not in (None, "", [], {}):
                 table.add_row(
-                    f"[bold]{key_}[/]", json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+                    styled(key_, "bold"), json.dumps(value) if isinstance(value, (dict, list)) else str(value)
                 )
         stdout().print(table)
 
@@ -242,8 +246,7 @@ def patch_elf_command(
         check_symbol_versions([read_elf(file)], sysroot, target)
     data = patch_elf(file, interpreter=target.ld_so)
     dest = output or file
-    atomic_write_bytes(dest, data)
-    dest.chmod(file.stat().st_mode & 0o7777)
+    atomic_write_bytes(dest, data, mode=file.stat().st_mode & 0o7777)  # the repaired file keeps its mode
     stdout().print(f"{dest}: interpreter {target.ld_so}")
 
 
@@ -390,16 +393,13 @@ def test_install_command(
     else:
         table = Table("", "step", "time", "detail")
         for step in report.steps:
-            mark = "[green]ok[/]" if step.ok else "[red]FAIL[/]"
-            table.add_row(mark, step.name, f"{step.seconds:.1f} s", step.detail)
+            table.add_row(_mark(ok=step.ok), step.name, f"{step.seconds:.1f} s", step.detail)
         stdout().print(table)
         for step in report.steps:
             if step.name == "run" and step.ok and step.output_tail:
-                stdout().print(f"[bold]{run} printed:[/] {escape(step.output_tail.strip())}")
+                stdout().print(Text.assemble((f"{run} printed:", "bold"), " ", step.output_tail.strip()))
             if not step.ok and step.output_tail:
-                stdout().print(
-                    f"[bold]{step.name} output:[/]\n{step.output_tail}", markup=True, highlight=False
-                )
+                stdout().print(Text.assemble((f"{step.name} output:", "bold"), "\n", step.output_tail))
         if report.leftovers:
             stdout().print("left after purge: " + ", ".join(report.leftovers))
         if report.enter:
@@ -418,12 +418,16 @@ def _size(n: int) -> str:
     return f"{value:.1f} GB"
 
 
+def _mark(*, ok: bool) -> Text:
+    return styled("ok", "green") if ok else styled("FAIL", "red")
+
+
 def _say_error(message: str, hint: str | None = None) -> None:
     """One sentence on stderr (never wrapped, never read as rich markup), then the hint."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+    err.print(Text.assemble(("error:", "bold red"), " ", message))
     if hint:
-        err.print(f"[bold]hint:[/] {escape(hint)}")
+        err.print(Text.assemble(("hint:", "bold"), " ", hint))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -8,11 +8,13 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from debforge import __version__
 from debforge.cache import Cache, default_cache_dir
@@ -75,6 +77,24 @@ Ttl = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
 
 
+class ProgressMode(StrEnum):
+    """How steps are drawn on stderr."""
+
+    auto = "auto"  # rich on a terminal, plain otherwise
+    plain = "plain"  # one line per finished step, for CI logs
+    rich = "rich"  # spinners and bars, even when stderr is not a terminal
+
+
+ProgressOption = Annotated[
+    ProgressMode,
+    typer.Option(
+        "--progress",
+        envvar="DEBFORGE_PROGRESS",
+        help="auto: spinners on a terminal, else plain; plain: one line per finished step; rich: always.",
+    ),
+]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetOptions:
     """The options every command shares, gathered once."""
@@ -106,7 +126,7 @@ class TargetOptions:
         return Cache(self.cache_dir or default_cache_dir()).ensure()
 
 
-state: dict[str, bool] = {}  # set by the root callback; read by main() and _reporter()
+state: dict[str, object] = {}  # set by the root callback; read by reporter()
 
 
 def version_option(value: bool) -> None:
@@ -116,13 +136,23 @@ def version_option(value: bool) -> None:
 
 
 def reporter() -> Reporter:
+    """The Reporter the global options ask for (stderr; nothing with --quiet)."""
     if state.get("quiet"):
         return NullReporter()
-    return RichReporter(verbose=state.get("verbose", False))
+    mode = state.get("progress", ProgressMode.auto)
+    plain = None if mode == ProgressMode.auto else mode == ProgressMode.plain
+    return RichReporter(verbose=bool(state.get("verbose")), plain=plain)
 
 
 def stdout() -> Console:
-    return Console(soft_wrap=True)
+    """The result console: plain strings are literal (a package, path or tool output is never markup);
+    style comes only from `styled` Text."""
+    return Console(soft_wrap=True, markup=False, highlight=False)
+
+
+def styled(text: str, style: str) -> Text:
+    """`text` in `style`, literally (for table cells and labels on the `stdout` console)."""
+    return Text(text, style=style)
 
 
 def print_json(doc: Any) -> None:
