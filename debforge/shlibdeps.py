@@ -15,6 +15,7 @@ from debforge.archive.version import compare_versions
 from debforge.dists import Target
 from debforge.elf import DynSymbol, ElfInfo, check_symbol_versions, read_dynamic_symbols, read_elf
 from debforge.errors import ElfError
+from debforge.rootfs.dpkgdb import DpkgDatabase
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,7 +57,7 @@ def resolve_depends(
     """
     infos = [read_elf(p) for p in paths]
     check_symbol_versions(infos, sysroot, target)
-    state = _State(sysroot=sysroot, db=_DpkgDb(sysroot), target=target)
+    state = _State(sysroot=sysroot, db=DpkgDatabase(sysroot), target=target)
     shipped = {i.soname for i in infos if i.soname}
     for info in infos:
         _scan_file(state, info, shipped, build_depends or {})
@@ -166,28 +167,6 @@ def _extract_from_shlibs(soname: str, path: Path) -> str | None:
 # --- the sysroot's dpkg database and library search ---------------------------------------------
 
 
-class _DpkgDb:
-    """`dpkg-query --search` and `--control-path` over `<sysroot>/var/lib/dpkg`, read lazily."""
-
-    def __init__(self, sysroot: Path) -> None:
-        self.info = sysroot / "var/lib/dpkg/info"
-        self._owners: dict[str, list[str]] | None = None
-
-    def owners(self, path: PurePosixPath) -> list[str]:
-        """Database names (`pkg` or `pkg:arch`) of the packages listing `path` (exact match, as dpkg -S)."""
-        if self._owners is None:
-            self._owners = {}
-            for lst in sorted(self.info.glob("*.list")):
-                for line in lst.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
-                    self._owners.setdefault(line, []).append(lst.name[: -len(".list")])
-        return self._owners.get(str(path), [])
-
-    def control_path(self, pkg: str, member: str) -> Path | None:
-        """`<info>/<pkg>.<member>` when the package ships that control member."""
-        path = self.info / f"{pkg}.{member}"
-        return path if path.exists() else None
-
-
 def _ldso_conf_dirs(sysroot: Path, conf: Path, seen: set[Path]) -> Iterator[str]:
     if conf in seen or not conf.is_file():
         return
@@ -250,7 +229,7 @@ def _same_format(path: Path, info: ElfInfo) -> bool:
 @dataclass(slots=True)
 class _State:
     sysroot: Path
-    db: _DpkgDb
+    db: DpkgDatabase
     target: Target
     deps: dict[str, str] = field(default_factory=dict)  # template → minimum version ("" = none yet)
     libraries: list[LibraryDep] = field(default_factory=list)
@@ -259,13 +238,11 @@ class _State:
 
 def _scan_file(state: _State, info: ElfInfo, shipped: set[str], build_depends: Mapping[str, str]) -> None:
     """One iteration of dpkg-shlibdeps' main loop: libraries, then every undefined symbol."""
-    # RUNPATH replaces RPATH in dpkg's Objdump.pm; $ORIGIN entries point into the new package itself.
-    rpath = [p for p in (info.runpath or info.rpath) if "$ORIGIN" not in p and "${ORIGIN}" not in p]
     objects: dict[str, _SymObject] = {}
     for soname in info.needed:
         if soname in shipped:
             continue  # the package ships this library itself: no dependency (dpkg ignores it too)
-        obj = _map_soname(state, info, soname, search_dirs(state.sysroot, state.target, rpath))
+        obj = _map_soname(state, info, soname, search_dirs(state.sysroot, state.target, _rpath(info)))
         if obj is not None:
             objects[soname] = obj
     for sym in read_dynamic_symbols(info.path):
@@ -279,30 +256,59 @@ def _scan_file(state: _State, info: ElfInfo, shipped: set[str], build_depends: M
                     _update(state.deps, template, build_depends[dev_pkg], existing_only=True)
 
 
-def _map_soname(state: _State, info: ElfInfo, soname: str, dirs: Sequence[str]) -> _SymObject | None:
+def _rpath(info: ElfInfo) -> list[str]:
+    # RUNPATH replaces RPATH in dpkg's Objdump.pm; $ORIGIN entries point into the new package itself.
+    return [p for p in (info.runpath or info.rpath) if "$ORIGIN" not in p and "${ORIGIN}" not in p]
+
+
+def _locate(
+    sysroot: Path, db: DpkgDatabase, info: ElfInfo, soname: str, dirs: Sequence[str]
+) -> tuple[PurePosixPath, list[str]] | None:
+    """The first `<dir>/<soname>` of `info`'s format in the sysroot and its owners (dpkg -S)."""
     for directory in dirs:
         vpath = PurePosixPath(directory) / soname
-        real = _inside(state.sysroot, vpath)
-        if not real.exists() or not _same_format(real, info):
-            continue
-        owners = state.db.owners(vpath) or state.db.owners(_realpath(state.sysroot, vpath))
-        if not owners:
-            raise ElfError(
-                f"{soname} (needed by {info.path.name}) is {vpath} in the sysroot, which no package ships",
-                hint="make sure the sysroot was extracted with its dpkg database",
-            )
-        for pkg in owners:
-            found = _from_package(state, soname, pkg, vpath)
-            if found is not None:
-                return found if isinstance(found, _SymObject) else None
+        real = _inside(sysroot, vpath)
+        if real.exists() and _same_format(real, info):
+            return vpath, db.owners(vpath) or db.owners(_realpath(sysroot, vpath))
+    return None
+
+
+def library_packages(infos: Sequence[ElfInfo], sysroot: Path, target: Target) -> dict[str, str]:
+    """NEEDED soname → the package owning it in `sysroot`'s dpkg database, found where dpkg-shlibdeps
+    looks; sonames the sysroot lacks (or no package there lists) are left out."""
+    db = DpkgDatabase(sysroot)
+    found: dict[str, str] = {}
+    for info in infos:
+        dirs = search_dirs(sysroot, target, _rpath(info))
+        for soname in info.needed:
+            hit = None if soname in found else _locate(sysroot, db, info, soname, dirs)
+            if hit is not None and hit[1]:
+                found[soname] = hit[1][0].split(":")[0]  # `pkg:arch` (Multi-Arch: same) → pkg
+    return found
+
+
+def _map_soname(state: _State, info: ElfInfo, soname: str, dirs: Sequence[str]) -> _SymObject | None:
+    hit = _locate(state.sysroot, state.db, info, soname, dirs)
+    if hit is None:
         raise ElfError(
-            f"{soname} (needed by {info.path.name}) comes from {owners[0].split(':')[0]}, "
-            "which has neither a symbols nor a shlibs file",
-            hint="the package's Depends cannot be computed; add the dependency by hand",
+            f"{soname} needed by {info.path.name} is not in the {state.target.dist} {state.target.arch} "
+            "sysroot",
+            hint="add the package that ships it to the sysroot",
         )
+    vpath, owners = hit
+    if not owners:
+        raise ElfError(
+            f"{soname} (needed by {info.path.name}) is {vpath} in the sysroot, which no package ships",
+            hint="make sure the sysroot was extracted with its dpkg database",
+        )
+    for pkg in owners:
+        found = _from_package(state, soname, pkg, vpath)
+        if found is not None:
+            return found if isinstance(found, _SymObject) else None
     raise ElfError(
-        f"{soname} needed by {info.path.name} is not in the {state.target.dist} {state.target.arch} sysroot",
-        hint="add the package that ships it to the sysroot",
+        f"{soname} (needed by {info.path.name}) comes from {owners[0].split(':')[0]}, "
+        "which has neither a symbols nor a shlibs file",
+        hint="the package's Depends cannot be computed; add the dependency by hand",
     )
 
 

@@ -1,20 +1,24 @@
-"""The pure parts of the package pipeline: Depends merging, copyright, changelog, scripts, timestamps."""
+"""The package pipeline: Depends merging, copyright, changelog, scripts, timestamps (pure helpers), and
+which packages ship the NEEDED sonames, against a local archive whose Contents cannot be read."""
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 
+from debforge.cache import Cache
 from debforge.deb import changelog_gz
 from debforge.dists import make_target
 from debforge.elf import ElfInfo
-from debforge.errors import ElfError, PackageError
-from debforge.pipeline import soname_packages
+from debforge.errors import ElfError, FetchError, PackageError
 from debforge.pipeline.policy import (
     GENERATED_CHANGELOG_OVERRIDE,
     changelog_date,
@@ -28,6 +32,13 @@ from debforge.pipeline.policy import (
     systemd_snippets,
     wrap_extended,
 )
+from debforge.pipeline.runtime import (
+    contents_error,
+    needed_sonames,
+    runtime_sysroot,
+    soname_packages,
+    sysroot_packages,
+)
 from debforge.recipe import (
     AUTO,
     BuildSpec,
@@ -38,6 +49,11 @@ from debforge.recipe import (
     SystemdUnits,
     UnitFile,
 )
+from debforge.report import NullReporter
+from debforge.rootfs import make_sysroot
+from tests.conftest import require_tool
+from tests.helpers.aptrepo import Fault, Repo, build_repo, make_key, serve
+from tests.helpers.elfs import compile_c
 
 EPOCH = 1704067200  # Mon, 01 Jan 2024 00:00:00 +0000
 TARGET = make_target("bookworm", "arm64")
@@ -100,20 +116,54 @@ CONTENTS = {
 INDEX = {"libc6", "libssl3"}
 
 
-def test_sonames_map_to_candidate_packages_and_own_libraries_are_skipped() -> None:
+def test_needed_sonames_skip_the_libraries_the_files_provide() -> None:
     infos = [
         _elf("/x/hello", ("libc.so.6", "libssl.so.3", "libhello.so.1")),
-        _elf("/x/libhello.so.1", ("libc.so.6",), soname="libhello.so.1"),
+        _elf("/x/libhello.so.1", ("libc.so.6", "libz.so.1"), soname="libhello.so.1"),
     ]
+    expected = {"libc.so.6": "hello", "libssl.so.3": "hello", "libz.so.1": "libhello.so.1"}
+    assert needed_sonames(infos) == expected
+
+
+def test_sonames_map_to_candidate_packages_through_contents() -> None:
+    needed = {"libc.so.6": "hello", "libssl.so.3": "hello"}
     found = soname_packages(
-        infos, TARGET, lambda p: CONTENTS.get(p, ()), lambda name: name if name in INDEX else None
+        needed, TARGET, lambda p: CONTENTS.get(p, ()), lambda name: name if name in INDEX else None
     )
     assert found == {"libc.so.6": "libc6", "libssl.so.3": "libssl3"}
 
 
 def test_a_soname_no_package_ships_is_named() -> None:
     with pytest.raises(ElfError, match=r"hello needs libnix\.so\.2, which no bookworm arm64 package ships"):
-        soname_packages([_elf("/x/hello", ("libnix.so.2",))], TARGET, lambda p: (), lambda name: None)
+        soname_packages({"libnix.so.2": "hello"}, TARGET, lambda p: (), lambda name: None)
+
+
+def test_without_a_build_sysroot_nothing_is_known_before_contents() -> None:
+    infos = [_elf("/x/hello", ("libc.so.6",))]
+    assert sysroot_packages(infos, needed_sonames(infos), None, TARGET, lambda name: name) == {}
+
+
+def test_unreadable_contents_names_the_sonames_and_the_build_depends_to_add(tmp_path: Path) -> None:
+    cause = FetchError("http://m/dists/trixie/main/Contents-arm64.gz answered 404 Not Found")
+    error = contents_error(
+        {"libfoo.so.1": "hello", "libbar.so.2": "hello"}, make_target("trixie", "arm64"), cause,
+        recipe_file=tmp_path / "debforge.toml", candidate=lambda name: name if name == "libfoo-dev" else None,
+    )  # fmt: skip
+    assert str(error) == (
+        "hello needs libfoo.so.1 and libbar.so.2, and Contents-arm64 of trixie could not be read "
+        "(http://m/dists/trixie/main/Contents-arm64.gz answered 404 Not Found); add the -dev packages "
+        f"that ship them (probably libfoo-dev) to build-depends in {tmp_path / 'debforge.toml'} so they "
+        "are found without Contents"
+    )
+
+
+def test_unreadable_contents_without_a_recipe_to_fix_says_so() -> None:
+    error = contents_error(
+        {"libfoo.so.1": "hello"}, TARGET, FetchError("boom"), recipe_file=None, candidate=lambda name: None
+    )
+    assert str(error) == "hello needs libfoo.so.1, and Contents-arm64 of bookworm could not be read (boom)"
+    assert error.hint is not None
+    assert "build-depends" not in error.hint
 
 
 # --- copyright -------------------------------------------------------------------------------------
@@ -198,31 +248,89 @@ def test_epoch_zero_garbage_or_before_1975_is_refused(tmp_path: Path, value: str
         source_date_epoch(_recipe(tmp_path), {"SOURCE_DATE_EPOCH": value})
 
 
-def test_epoch_from_the_last_commit_of_the_project(tmp_path: Path) -> None:
+def _commit(root: Path, when: int) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    env = {"GIT_AUTHOR_DATE": "@1710000000 +0000", "GIT_COMMITTER_DATE": "@1710000000 +0000",
+    env = {"GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@e.org", "PATH": "/usr/bin:/bin"}  # fmt: skip
-    (tmp_path / "f").write_text("x")
+           "GIT_COMMITTER_EMAIL": "t@e.org", "PATH": "/usr/bin:/bin", "HOME": str(root)}  # fmt: skip
+    (root / "f").write_text("x")
     for argv in (["git", "init", "-q"], ["git", "add", "f"], ["git", "commit", "-q", "-m", "x"]):
-        subprocess.run(argv, cwd=tmp_path, env=env, check=True)
+        subprocess.run(argv, cwd=root, env=env, check=True)
+
+
+def _changelog(root: Path) -> Path:
+    changelog = root / "changelog"
+    changelog.write_text(
+        "hello (1.0-1) unstable; urgency=low\n\n  * x\n\n -- A <a@b.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
+    )
+    return changelog
+
+
+def test_epoch_from_the_last_commit_of_the_project(tmp_path: Path) -> None:
+    _commit(tmp_path, 1710000000)
     date = source_date_epoch(_recipe(tmp_path), {})
     assert (date.epoch, date.origin) == (1710000000, "git")
 
 
 def test_epoch_from_the_changelog_outside_git(tmp_path: Path) -> None:
-    changelog = tmp_path / "changelog"
-    changelog.write_text(
-        "hello (1.0-1) unstable; urgency=low\n\n  * x\n\n -- A <a@b.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
-    )
-    date = source_date_epoch(_recipe(tmp_path, changelog=changelog), {})
+    os.utime(_changelog(tmp_path), (1790000000, 1790000000))  # a newer file does not beat the changelog
+    date = source_date_epoch(_recipe(tmp_path, changelog=tmp_path / "changelog"), {})
     assert (date.epoch, date.origin) == (EPOCH, "changelog")
 
 
-def test_no_epoch_source_is_one_clear_sentence(tmp_path: Path) -> None:
+def test_environment_beats_git_and_changelog(tmp_path: Path) -> None:
+    _commit(tmp_path, 1710000000)
+    recipe = _recipe(tmp_path, changelog=_changelog(tmp_path))
+    assert source_date_epoch(recipe, {"SOURCE_DATE_EPOCH": "1700000000"}).origin == "env"
+    assert source_date_epoch(recipe, {}).origin == "git"  # git beats the changelog
+
+
+def _tree(root: Path, files: dict[str, int]) -> Path:
+    """A project of files with the given mtimes, as an unpacked tarball leaves it (no git, no changelog)."""
+    for name, mtime in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+        os.utime(path, (mtime, mtime))
+    return root
+
+
+def test_without_git_or_changelog_the_newest_project_file_dates_the_package(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "proj", {"debforge.toml": 1700000000, "src/main.rs": 1710000000,
+                                     "target/release/hello": 1790000000, ".git/index": 1790000000,
+                                     ".hg/dirstate": 1790000000, "hello_1.0-1_arm64.deb": 1790000000,
+                                     "hello_1.0-1_arm64.deb.buildinfo.json": 1790000000})  # fmt: skip
+    os.utime(root / "src", (1795000000, 1795000000))  # a directory's mtime is not a file's
+    date = source_date_epoch(_recipe(root), {})
+    assert (date.epoch, date.origin) == (1710000000, "mtime")
+    assert str(root / "src/main.rs") in date.note
+
+
+def test_the_mtime_date_does_not_depend_on_where_the_tree_is(tmp_path: Path) -> None:
+    first = _tree(tmp_path / "a", {"debforge.toml": 1700000000, "src/main.rs": 1710000000})
+    second = shutil.copytree(first, tmp_path / "elsewhere" / "b")  # copy2 keeps mtimes, as cp -p and tar do
+    dates = [source_date_epoch(_recipe(root), {}) for root in (first, second)]
+    assert dates[0].epoch == dates[1].epoch == 1710000000
+    assert dates[0].origin == dates[1].origin == "mtime"
+
+
+def test_mtimes_before_1975_are_raised_to_1975(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "nix", {"debforge.toml": 1, "bin/hello": 1})  # /nix/store files have mtime 1
+    date = source_date_epoch(_recipe(root), {})
+    assert (date.epoch, date.origin) == (157766400, "mtime")
+    assert "1975" in date.note
+
+
+def test_a_prebuilt_binary_is_dated_by_itself_not_its_directory(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "bin", {"hello": 1710000000, "unrelated": 1790000000})
+    recipe = _recipe(root, recipe_file=root / "hello", build=BuildSpec(kind="binary", binary=root / "hello"))
+    assert source_date_epoch(recipe, {}).epoch == 1710000000
+
+
+def test_a_project_without_files_is_one_clear_sentence(tmp_path: Path) -> None:
     with pytest.raises(PackageError, match="cannot choose a reproducible timestamp") as caught:
-        source_date_epoch(_recipe(tmp_path), {})
+        source_date_epoch(_recipe(tmp_path / "missing"), {})
     assert "\n" not in str(caught.value)
 
 
@@ -294,3 +402,97 @@ def test_lintian_overrides_carry_their_reason() -> None:
     text = lintian_overrides("hello", [LintianOverride(tag="no-manual-page", reason="a demo")])
     assert text == "# a demo\nhello: no-manual-page\n"
     assert GENERATED_CHANGELOG_OVERRIDE.tag == "initial-upload-closes-no-bugs"
+
+
+# --- the runtime sysroot against a local archive whose Contents cannot be read ---------------------
+
+CROSS_LIBC = Path("/usr/aarch64-linux-gnu/lib/libc.so.6")
+MULTIARCH_LIB = "usr/lib/aarch64-linux-gnu"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Elfs:
+    libfoo: Path
+    hello: Path  # NEEDED libfoo.so.1, libc.so.6
+    hello_bar: Path  # NEEDED libfoo.so.1, libbar.so.2 (no package of the archive ships it), libc.so.6
+
+
+@pytest.fixture(scope="module")
+def elfs(tmp_path_factory: pytest.TempPathFactory) -> _Elfs:
+    require_tool("aarch64-linux-gnu-gcc")
+    work = tmp_path_factory.mktemp("elfs")
+    libs = {
+        name: compile_c(work / f"lib{name}.so.{major}", source=f"int {name}(void) {{ return {major}; }}\n",
+                        args=["-shared", "-fPIC", f"-Wl,-soname,lib{name}.so.{major}"])
+        for name, major in (("foo", 1), ("bar", 2))
+    }  # fmt: skip
+    hello = compile_c(work / "hello", source="int foo(void);\nint main(void) { return foo(); }\n",
+                      args=[str(libs["foo"])])  # fmt: skip
+    both = "int foo(void);\nint bar(void);\nint main(void) { return foo() + bar(); }\n"
+    hello_bar = compile_c(work / "hello-bar", source=both, args=[str(libs["foo"]), str(libs["bar"])])
+    return _Elfs(libfoo=libs["foo"], hello=hello, hello_bar=hello_bar)
+
+
+@pytest.fixture(scope="module")
+def archive(elfs: _Elfs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
+    """libc6 and libfoo1 with their real arm64 libraries, the -dev packages a recipe build-depends on."""
+    for tool in ("gpg", "gpgv", "dpkg-deb"):
+        require_tool(tool)
+    key = make_key(tmp_path_factory.mktemp("key"))
+    packages: list[dict[str, Any]] = [
+        {"Package": "libc6", "Version": "2.36-9", "Multi-Arch": "same",
+         "files": {"lib/aarch64-linux-gnu/libc.so.6": CROSS_LIBC.read_bytes()}},
+        {"Package": "libc6-dev", "Version": "2.36-9", "Multi-Arch": "same", "Depends": "libc6 (= 2.36-9)"},
+        {"Package": "libgcc-s1", "Version": "12.2.0-14", "Multi-Arch": "same"},
+        {"Package": "libfoo1", "Version": "1.0-1", "Multi-Arch": "same", "Depends": "libc6",
+         "files": {f"{MULTIARCH_LIB}/libfoo.so.1": elfs.libfoo.read_bytes()}},
+        {"Package": "libfoo-dev", "Version": "1.0-1", "Multi-Arch": "same", "Depends": "libfoo1 (= 1.0-1)"},
+    ]  # fmt: skip
+    # No by-hash copies: every Contents request then has "Contents" in its path, so none slips past.
+    yield build_repo(tmp_path_factory.mktemp("repo"), packages, key=key, by_hash=False)
+    key.close()
+
+
+NO_CONTENTS = [Fault("Contents-arm64.gz", "404", times=-1), Fault("Contents-arm64", "404", times=-1)]
+
+
+@pytest.mark.integration
+def test_sonames_the_build_sysroot_knows_never_fetch_contents(
+    archive: Repo, elfs: _Elfs, tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "cache").ensure()
+    with serve(archive.root, faults=NO_CONTENTS) as server:
+        target = archive.target(server.url)
+        # The build-depends tree exactly as the builder lays it out (debforge/build/rust.py).
+        build_root = make_sysroot(target, ["libfoo-dev"], cache, NullReporter()).path
+        runtime = runtime_sysroot(
+            [elfs.hello], target, cache, NullReporter(), offline=False, build_root=build_root,
+            recipe_file=tmp_path / "debforge.toml",
+        )  # fmt: skip
+    assert [record.name for record in runtime.closure.packages] == ["libc6", "libfoo1"]
+    assert (runtime.sysroot.path / MULTIARCH_LIB / "libfoo.so.1").is_file()
+    assert any("Packages" in path for path in server.paths())  # the server was used at all
+    assert [path for path in server.paths() if "Contents" in path] == []
+
+
+@pytest.mark.integration
+def test_unknown_soname_with_unreadable_contents_says_which_build_depends_to_add(
+    archive: Repo, elfs: _Elfs, tmp_path: Path
+) -> None:
+    cache = Cache(tmp_path / "cache").ensure()
+    recipe_file = tmp_path / "debforge.toml"
+    with serve(archive.root, faults=NO_CONTENTS) as server:
+        target = archive.target(server.url)
+        build_root = make_sysroot(target, ["libfoo-dev"], cache, NullReporter()).path
+        with pytest.raises(PackageError) as caught:
+            runtime_sysroot([elfs.hello_bar], target, cache, NullReporter(), offline=False,
+                            build_root=build_root, recipe_file=recipe_file)  # fmt: skip
+    message = str(caught.value)
+    # Only the soname the build sysroot lacks is named: libfoo.so.1 and libc.so.6 were found there.
+    assert message.startswith(
+        "hello-bar needs libbar.so.2, and Contents-arm64 of bookworm could not be read ("
+    )
+    assert "404" in message
+    advice = f"add the -dev package that ships it to build-depends in {recipe_file} so it is found without"
+    assert message.endswith(f"{advice} Contents")
+    assert any("Contents-arm64" in path for path in server.paths())

@@ -9,8 +9,9 @@ import pytest
 
 from debforge.archive.version import compare_versions
 from debforge.dists import make_target
+from debforge.elf import read_elf
 from debforge.errors import ElfError
-from debforge.shlibdeps import compute_depends, resolve_depends
+from debforge.shlibdeps import compute_depends, library_packages, resolve_depends
 from tests.conftest import require_tool
 from tests.helpers.elfs import compile_c
 
@@ -126,6 +127,43 @@ def test_static_binary_has_no_depends(tmp_path: Path) -> None:
     static = compile_c(tmp_path / "static", args=["-static"])
     root = _sysroot(tmp_path, symbols=None)
     assert compute_depends([static], root, target=TARGET) == ""
+
+
+# --- library_packages: which package ships each NEEDED soname, from the build sysroot -----------
+
+
+def test_library_packages_come_from_the_dpkg_database(hello: Path, tmp_path: Path) -> None:
+    root = _sysroot(tmp_path, symbols=None)
+    # Multi-Arch: same packages are `pkg:arch` in the database; the package name is what is wanted.
+    assert library_packages([read_elf(hello)], root, TARGET) == {"libc.so.6": "libc6", "libm.so.6": "libc6"}
+
+
+def test_library_packages_follow_usrmerge_links_to_the_listed_path(hello: Path, tmp_path: Path) -> None:
+    # bookworm's builder tree is merged (/lib → usr/lib) while libc6 still lists /lib/...: dpkg -S on
+    # the realpath, as dpkg-shlibdeps does, finds the owner anyway.
+    root = tmp_path / "merged"
+    (root / "usr" / LIBDIR).mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")
+    shutil.copy(CROSS_LIBS / "libc.so.6", root / "usr" / LIBDIR / "libc.so.6")
+    shutil.copy(CROSS_LIBS / "libm.so.6", root / "usr" / LIBDIR / "libm.so.6")
+    (root / "var/lib/dpkg/info").mkdir(parents=True)
+    (root / "var/lib/dpkg/info/libc6:arm64.list").write_text(f"/.\n/usr/{LIBDIR}/libc.so.6\n")
+    (root / "var/lib/dpkg/info/libm-only.list").write_text(f"/.\n/{LIBDIR}/libm.so.6\n")
+    found = library_packages([read_elf(hello)], root, TARGET)
+    assert found == {"libc.so.6": "libc6", "libm.so.6": "libm-only"}
+
+
+def test_library_packages_leave_out_what_the_sysroot_lacks(hello: Path, tmp_path: Path) -> None:
+    root = _sysroot(tmp_path, symbols=None)
+    (root / LIBDIR / "libm.so.6").unlink()  # not in the tree: left for Contents
+    (root / "var/lib/dpkg/info/libc6:arm64.list").write_text(f"/.\n/{LIBDIR}/libm.so.6\n")  # libc: no owner
+    assert library_packages([read_elf(hello)], root, TARGET) == {}
+
+
+def test_library_of_another_architecture_is_not_taken(hello: Path, tmp_path: Path) -> None:
+    root = _sysroot(tmp_path, symbols=None)
+    (root / LIBDIR / "libm.so.6").write_bytes(b"\x7fELF" + bytes(60))  # not an arm64 ELF: skipped
+    assert library_packages([read_elf(hello)], root, TARGET) == {"libc.so.6": "libc6"}
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,9 @@ class Artifacts:
     debug: tuple[Artifact, ...] = ()  # with dbgsym: `<name>.debug`, the detached debug info of each file
     toolchain: tuple[tuple[str, str], ...] = ()  # (tool, version line), for the build record
     log: str = ""  # the builder's own output (cargo's), kept for the build record
+    # The build-depends tree (with its dpkg database) the files were linked against: where the
+    # packaging step finds each NEEDED library's package. None for prebuilt files (kind binary).
+    sysroot: Path | None = None
 
     def to_json(self) -> list[dict[str, str]]:
         """`debforge build --json`: a list of {path, name, arch, sha256}."""
@@ -93,7 +96,9 @@ def build(
     built = _BUILDERS[recipe.build.kind](request)
     files = tuple(_deliver(name, path, target, out) for name, path in built.files)
     debug = tuple(_deliver(f"{name}.debug", path, target, out) for name, path in built.debug)
-    return Artifacts(files=files, debug=debug, toolchain=built.toolchain, log=built.log)
+    return Artifacts(
+        files=files, debug=debug, toolchain=built.toolchain, log=built.log, sysroot=built.sysroot
+    )
 
 
 def _build_cargo(request: _Request) -> rust.Built:

@@ -58,6 +58,7 @@ class Built:
     debug: tuple[tuple[str, Path], ...] = ()  # (artifact name, its detached debug file) with dbgsym
     toolchain: tuple[tuple[str, str], ...] = ()
     log: str = ""
+    sysroot: Path | None = None  # the build-depends tree (with its dpkg database) it built against
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,9 +97,11 @@ class _Job:
         return tuple((name, _one_debug_file(self.work.out / DEBUG_DIR / name, name))
                      for name in artifact_names(self.recipe.build))  # fmt: skip
 
-    def built(self, toolchain: tuple[tuple[str, str], ...], log: str) -> Built:
+    def built(self, toolchain: tuple[tuple[str, str], ...], log: str, sysroot: Path | None) -> Built:
         """The Built of this job once its script ran."""
-        return Built(files=self.files(), debug=self.debug_files(), toolchain=toolchain, log=log)
+        return Built(
+            files=self.files(), debug=self.debug_files(), toolchain=toolchain, log=log, sysroot=sysroot
+        )
 
 
 def _one_debug_file(directory: Path, name: str) -> Path:
@@ -119,6 +122,7 @@ class ContainerPlan:
     script: str  # versions, cargo, strip: what the container runs
     network: bool
     timeout: int | None = None  # seconds; the container's sh is killed after it (coreutils timeout)
+    sysroot: Path | None = None  # the build-depends tree mounted read-only (cross builds)
 
 
 # --------------------------------------------------------------------------- the build
@@ -160,9 +164,10 @@ def _cross_plan(job: _Job) -> ContainerPlan:
     mounts = ((sysroot, paths.sysroot, True), (std, paths.std, True), *_rw_mounts(job))
     built = f"{paths.target_dir}/{target.rust_triple}/{profile_dir(recipe.build.profile)}"
     env = {**cross_env(target, paths, std=True), "HOME": paths.cargo_home}
-    return _plan(
+    plan = _plan(
         job, image, mounts, env, triple=target.rust_triple, built=built, tools=f"{target.gnu_triplet}-"
     )
+    return replace(plan, sysroot=sysroot)
 
 
 def _rw_mounts(job: _Job) -> tuple[Mount, ...]:
@@ -276,7 +281,7 @@ def _native_toolchain(target: Target) -> tuple[str, ...]:
 
 
 def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
-    with job.reporter.step(job.what), job.cache.lock(job.work.lock):
+    with job.reporter.step(job.what), job.cache.lock(job.work.lock, on_wait=job.reporter.warning):
         code, stdout, stderr = _docker_run(plan, reporter=job.reporter)
     if code == _TIMED_OUT and plan.timeout:
         raise BuildError(
@@ -286,7 +291,7 @@ def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
     if code != 0:
         raise BuildError(f"{job.what} failed (exit code {code}):\n{error_tail(stderr)}")
     pairs = [line.split("\t", 1) for line in stdout.splitlines() if "\t" in line]  # the script's printf
-    return job.built(tuple((tool, version) for tool, version in pairs), stderr)
+    return job.built(tuple((tool, version) for tool, version in pairs), stderr, plan.sysroot)
 
 
 def _docker_run(plan: ContainerPlan, *, reporter: Reporter) -> tuple[int, str, str]:
@@ -385,7 +390,10 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
     argv = cargo_argv(
         recipe.build, triple=target.rust_triple, locked=locked, manifest=str(recipe.build.manifest)
     )
-    with job.reporter.step(f"{job.what} (host toolchain)"), job.cache.lock(work.lock):
+    with (
+        job.reporter.step(f"{job.what} (host toolchain)"),
+        job.cache.lock(work.lock, on_wait=job.reporter.warning),
+    ):
         done = run([host.cargo, *argv[1:]], cwd=recipe.source_dir, env=env, check=False)
         log = done.stderr.decode("utf-8", "replace")
         if done.returncode != 0:
@@ -400,7 +408,7 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
         ]
         run(["sh", "-c", "\n".join(["set -e", *lines])])
     toolchain = (("rustc", f"rustc {host.version}"), ("cargo", run([host.cargo, "-V"]).text.strip()))
-    return job.built(toolchain, log)
+    return job.built(toolchain, log, sysroot)
 
 
 # --------------------------------------------------------------------------- --emulate
@@ -418,4 +426,7 @@ def _emulated_plan(job: _Job) -> ContainerPlan:
     env = {**base_env(paths), "RUSTFLAGS": " ".join(remap_flags(paths)), "HOME": paths.cargo_home}
     built = f"{paths.target_dir}/{profile_dir(recipe.build.profile)}"
     plan = _plan(job, image, _rw_mounts(job), env, triple=None, built=built, tools="")
-    return replace(plan, timeout=EMULATED_TIMEOUT)
+    # The image has the build-depends installed; the same closure as a host tree (debs already in
+    # the cache) tells the packaging step which package ships each library, as for a cross build.
+    sysroot = build_depends_sysroot(recipe, target, job.cache, job.reporter)
+    return replace(plan, timeout=EMULATED_TIMEOUT, sysroot=sysroot)

@@ -12,17 +12,15 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from debforge.archive import fetch_contents, fetch_index
 from debforge.build import Artifacts, Toolchain, build
 from debforge.cache import Cache, atomic_output, atomic_write_bytes
 from debforge.deb import FileEntry, Package, PackageSpec, changelog_gz, write_deb
 from debforge.dists import Target
-from debforge.elf import ElfInfo, check_symbol_versions, patch_elf, read_elf
+from debforge.elf import check_symbol_versions, patch_elf, read_elf
 from debforge.errors import ElfError, PackageError, TestInstallError
 from debforge.pipeline.dbgsym import dbgsym_spec
 from debforge.pipeline.policy import (
@@ -37,13 +35,17 @@ from debforge.pipeline.policy import (
     source_date_epoch,
     wrap_extended,
 )
+from debforge.pipeline.runtime import runtime_sysroot, sysroot_for_files
 from debforge.recipe import Recipe
 from debforge.report import Reporter
-from debforge.resolve import Closure, resolve_closure
-from debforge.rootfs import Sysroot, build_sysroot
+from debforge.resolve import Closure
 from debforge.shlibdeps import resolve_depends
 from debforge.testinstall import test_install
 
+__all__ = [
+    "DEFAULT_SECTION", "RECORD_FORMAT", "PackageResult", "build_record", "package", "package_spec",
+    "repair_elfs", "sysroot_for_files",
+]  # fmt: skip
 RECORD_FORMAT = 1
 # dh_gencontrol takes Section from debian/control, and lintian warns (recommended-field) without one;
 # a recipe that names none (e.g. --binary) gets Debian's catch-all section.
@@ -69,12 +71,6 @@ class PackageResult:
         return loaded
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Runtime:
-    sysroot: Sysroot
-    closure: Closure
-
-
 # --------------------------------------------------------------------------- the pipeline
 
 
@@ -92,6 +88,7 @@ def package(
 ) -> PackageResult:
     """Build, repair, compute Depends and write `<out>/<name>_<version>_<arch>.deb` plus its build record."""
     date = source_date_epoch(recipe, os.environ)  # validate before any work (style rule 7)
+    reporter.info(f"SOURCE_DATE_EPOCH {date.epoch} comes from {date.note}")
     work = cache.ensure().tempdir("package-")
     try:
         artifacts = build(
@@ -99,7 +96,10 @@ def package(
         )
         elfs = repair_elfs(artifacts, target, reporter)
         shipped = elfs + _elf_file_assets(recipe)
-        runtime = _runtime_sysroot(shipped, target, cache, reporter, offline=offline)
+        runtime = runtime_sysroot(
+            shipped, target, cache, reporter, offline=offline, build_root=artifacts.sysroot,
+            recipe_file=recipe.recipe_file if artifacts.sysroot is not None else None,
+        )  # fmt: skip
         with reporter.step("Checking symbol versions against the target"):
             check_symbol_versions([read_elf(p) for p in shipped], runtime.sysroot.path, target)
         with reporter.step("Computing shared-library Depends"):
@@ -118,52 +118,6 @@ def package(
         return _publish(deb, record, out, depends=depends, dbgsym=dbgsym)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def sysroot_for_files(
-    files: Sequence[Path], target: Target, cache: Cache, reporter: Reporter, *, offline: bool = False
-) -> Sysroot:
-    """The runtime sysroot for shlibdeps: the packages shipping the files' NEEDED sonames + closure."""
-    return _runtime_sysroot(files, target, cache, reporter, offline=offline).sysroot
-
-
-def _runtime_sysroot(
-    files: Sequence[Path], target: Target, cache: Cache, reporter: Reporter, *, offline: bool
-) -> _Runtime:
-    infos = [read_elf(path) for path in files]
-    index = fetch_index(target, cache, reporter, offline=offline)
-    contents = fetch_contents(target, cache, reporter, offline=offline)
-    wanted = sorted(set(soname_packages(infos, target, contents.packages_for, index.candidate).values()))
-    with reporter.step(f"Resolving the runtime sysroot ({', '.join(wanted) or 'nothing'})"):
-        closure = resolve_closure(index, wanted)
-    return _Runtime(sysroot=build_sysroot(closure, target, cache, reporter, read_only=True), closure=closure)
-
-
-def soname_packages(
-    infos: Sequence[ElfInfo],
-    target: Target,
-    packages_for: Callable[[str], tuple[str, ...]],
-    candidate: Callable[[str], object],
-) -> dict[str, str]:
-    """soname → the package shipping it in the target's library dirs (sonames the files provide: skipped)."""
-    own = {info.soname for info in infos if info.soname}
-    found: dict[str, str] = {}
-    for info in infos:
-        for soname in info.needed:
-            if soname in own or soname in found:
-                continue
-            paths = (f"usr/lib/{target.multiarch}/{soname}", f"lib/{target.multiarch}/{soname}",
-                     f"usr/lib/{soname}", f"lib/{soname}")  # fmt: skip
-            shipping = [pkg for path in paths for pkg in packages_for(path)]
-            # Contents lists packages of every suite; only one the index has a candidate for can install.
-            usable = [pkg for pkg in shipping if candidate(pkg) is not None]
-            if not usable:
-                raise ElfError(
-                    f"{info.path.name} needs {soname}, which no {target.dist} {target.arch} package ships",
-                    hint="ship the library in the package, or build against a library Debian has",
-                )
-            found[soname] = usable[0]
-    return {soname: found[soname] for soname in sorted(found)}
 
 
 def repair_elfs(artifacts: Artifacts, target: Target, reporter: Reporter) -> list[Path]:
@@ -209,7 +163,6 @@ def _copy_out(deb: Package, out: Path) -> Path:
     final = out / deb.path.name
     with atomic_output(final) as tmp:
         shutil.copyfile(deb.path, tmp)
-        tmp.chmod(0o644)
     return final
 
 

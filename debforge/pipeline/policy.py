@@ -7,7 +7,9 @@ own in tests/test_pipeline.py.
 from __future__ import annotations
 
 import email.utils
+import os
 import re
+import stat
 import textwrap
 import time
 from collections.abc import Mapping, Sequence
@@ -31,10 +33,12 @@ _COMMON_LICENSES = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceDate:
-    """SOURCE_DATE_EPOCH and where it came from (env, git or changelog), for the build record."""
+    """SOURCE_DATE_EPOCH and where it came from: `origin` (env, git, changelog or mtime) goes into the
+    build record, `note` (one line, may name a local path) to the reporter."""
 
     epoch: int
     origin: str
+    note: str = ""
 
 
 def merge_depends(declared: Sequence[str], computed: str, *, extra: Sequence[str] = ()) -> str:
@@ -62,29 +66,24 @@ def misc_depends(recipe: Recipe) -> tuple[str, ...]:
 
 
 def source_date_epoch(recipe: Recipe, environ: Mapping[str, str]) -> SourceDate:
-    """SOURCE_DATE_EPOCH: the env var, else the project's last commit time, else the changelog's top date.
+    """SOURCE_DATE_EPOCH: the env var, else the project's last commit, else the changelog's top entry,
+    else the newest mtime among the project's files (reproducible-builds.org's order of preference).
 
-    File mtimes are never used (two checkouts must give identical bytes), nor 0 (lintian's
-    package-contains-ancient-file fires for anything before 1975).
+    Never 0 nor before 1975 (lintian's package-contains-ancient-file), and never the project's path:
+    two checkouts (or unpacked tarballs, whose mtimes tar keeps) give identical bytes.
     """
     if "SOURCE_DATE_EPOCH" in environ:
-        return SourceDate(
-            epoch=_checked_epoch(environ["SOURCE_DATE_EPOCH"], "SOURCE_DATE_EPOCH"), origin="env"
-        )
+        epoch = _checked_epoch(environ["SOURCE_DATE_EPOCH"], "SOURCE_DATE_EPOCH")
+        return SourceDate(epoch=epoch, origin="env", note="the SOURCE_DATE_EPOCH environment variable")
     committed = _git_commit_time(recipe.source_dir)
     if committed is not None:
-        return SourceDate(epoch=_checked_epoch(committed, "the last git commit time"), origin="git")
-    if recipe.changelog is not None:
-        stamp = changelog_date(recipe.changelog.read_text(errors="replace"))
-        if stamp is not None:
-            return SourceDate(
-                epoch=_checked_epoch(str(stamp), f"the date in {recipe.changelog}"), origin="changelog"
-            )
-    raise PackageError(
-        f"cannot choose a reproducible timestamp for {recipe.name}: SOURCE_DATE_EPOCH is unset, "
-        f"{recipe.source_dir} is not in a git repository and the recipe has no changelog",
-        hint="set SOURCE_DATE_EPOCH (e.g. to the release date), commit the project, or add a changelog",
-    )
+        epoch = _checked_epoch(committed, "the last git commit time")
+        return SourceDate(epoch=epoch, origin="git", note=f"the last git commit of {recipe.source_dir}")
+    stamp = changelog_date(recipe.changelog.read_text(errors="replace")) if recipe.changelog else None
+    if stamp is not None:
+        epoch = _checked_epoch(str(stamp), f"the date in {recipe.changelog}")
+        return SourceDate(epoch=epoch, origin="changelog", note=f"the top entry of {recipe.changelog}")
+    return _newest_mtime(recipe)
 
 
 def _checked_epoch(value: str, what: str) -> int:
@@ -103,6 +102,50 @@ def _git_commit_time(source_dir: Path) -> str | None:
     except (CommandError, ToolMissingError):
         return None
     return done.text.strip() or None
+
+
+# What is not the project's own source: VCS metadata and build output (cargo's target/, debs
+# written with --out inside the project, atomic-write leftovers). Their mtimes change on every
+# build or fetch, so counting them would make the date (and the .deb) differ run to run.
+_NOT_SOURCE_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", "CVS", ".pijul", ".jj", "target",
+                              "__pycache__"})  # fmt: skip
+_NOT_SOURCE_SUFFIXES = (".deb", ".ddeb", ".udeb", ".buildinfo.json", ".part")
+
+
+def _newest_mtime(recipe: Recipe) -> SourceDate:
+    """The last rung: the newest mtime among the project's regular files (tar and `cp -p` keep it)."""
+    newest: tuple[int, Path] | None = None
+    for path in _project_files(recipe):
+        mtime = int(path.lstat().st_mtime)
+        if newest is None or mtime > newest[0]:
+            newest = (mtime, path)
+    if newest is None:
+        raise PackageError(
+            f"cannot choose a reproducible timestamp for {recipe.name}: {recipe.source_dir} holds no files",
+            hint="set SOURCE_DATE_EPOCH (e.g. to the release date)",
+        )
+    mtime, path = newest
+    # A tree of mtime-1 files (/nix/store) or a tarball made with mtime 0 still needs a date lintian
+    # accepts: the floor, which is as reproducible as the mtimes themselves.
+    epoch = max(mtime, _EPOCH_FLOOR)
+    floor = "" if epoch == mtime else ", raised to 1975-01-01 (lintian rejects older files)"
+    return SourceDate(epoch=epoch, origin="mtime", note=f"the newest file mtime, of {path}{floor}")
+
+
+def _project_files(recipe: Recipe) -> list[Path]:
+    """The project's regular files; for `--binary FILE` the file alone (its directory may be /usr/bin)."""
+    binary = recipe.build.binary
+    if binary is not None and recipe.recipe_file == binary:
+        return [binary]
+    # A recipe kept outside the project (`[build] source = "../x"`) is an input all the same.
+    found = [] if recipe.recipe_file.is_relative_to(recipe.source_dir) else [recipe.recipe_file]
+    for dirpath, dirnames, filenames in os.walk(recipe.source_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in _NOT_SOURCE_DIRS)
+        for name in filenames:
+            path = Path(dirpath) / name
+            if not name.endswith(_NOT_SOURCE_SUFFIXES) and stat.S_ISREG(path.lstat().st_mode):
+                found.append(path)
+    return found
 
 
 _TRAILER = re.compile(r"^ -- .+?>  (.+)$", re.MULTILINE)

@@ -17,13 +17,14 @@ from debforge.dists import Target
 from debforge.errors import RootfsError
 from debforge.report import Reporter
 from debforge.resolve import resolve_closure
-from debforge.rootfs.dpkgdb import info_name, write_dpkg_database
+from debforge.rootfs.dpkgdb import DpkgDatabase, info_name, write_dpkg_database
 from debforge.rootfs.extract import Tree, Unpacked, prepare_layout, rewrite_absolute_links, unpack_deb
 
 __all__ = [
     "ROOTFS_FORMAT",
     "SYSROOT_BASE",
     "ClosureLike",
+    "DpkgDatabase",
     "Sysroot",
     "Unpacked",
     "build_sysroot",

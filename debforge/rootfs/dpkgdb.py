@@ -1,13 +1,39 @@
-"""The dpkg database of an unpacked tree: status stanzas, info files, conffiles and trigger interests."""
+"""The dpkg database of an unpacked tree: status stanzas, info files, conffiles and trigger interests.
+
+`write_dpkg_database` lays it out; `DpkgDatabase` reads it back (what dpkg-query answers), so the
+format of `info/<pkg>[:arch].list` lives in this one module.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from debforge.archive.index import PackageRecord
 from debforge.rootfs.extract import INFO_FILES, Unpacked, member_parts
+
+
+class DpkgDatabase:
+    """`dpkg-query --search` and `--control-path` over `<root>/var/lib/dpkg`, read lazily."""
+
+    def __init__(self, root: Path) -> None:
+        self.info = root / "var/lib/dpkg/info"
+        self._owners: dict[str, list[str]] | None = None
+
+    def owners(self, path: PurePosixPath) -> list[str]:
+        """Database names (`pkg` or `pkg:arch`) of the packages listing `path` (exact match, as dpkg -S)."""
+        if self._owners is None:
+            self._owners = {}
+            for lst in sorted(self.info.glob("*.list")):
+                for line in lst.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+                    self._owners.setdefault(line, []).append(lst.name[: -len(".list")])
+        return self._owners.get(str(path), [])
+
+    def control_path(self, pkg: str, member: str) -> Path | None:
+        """`<info>/<pkg>.<member>` when the package ships that control member."""
+        path = self.info / f"{pkg}.{member}"
+        return path if path.exists() else None
 
 
 def write_dpkg_database(

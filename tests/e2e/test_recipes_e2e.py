@@ -29,6 +29,7 @@ from debforge.testinstall import TestReport
 from tests.conftest import require_docker, require_tool
 from tests.helpers.elfs import build_sysroot as oracle_tree
 from tests.helpers.elfs import dpkg_shlibdeps
+from tests.helpers.mirrorproxy import serve_proxy
 
 # Cold, a recipe's fixture builds the builder image and the crates; the trixie test two images.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2700)]
@@ -195,6 +196,9 @@ def test_test_install_passes_every_step(
 
 
 def test_hello_ssl_packages_and_installs_on_trixie(e2e_cache: Cache, tmp_path: Path) -> None:
+    """Packaged while the mirror's Contents is unusable (seen live on 2026-12-01: a Contents-arm64 of
+    another generation than the signed InRelease, no by-hash copy): a proxy refuses every Contents
+    request, and packaging must neither fail nor ask for it."""
     require_docker()
     require_tool("dpkg-deb")
     trixie = make_target("trixie", "arm64")
@@ -207,8 +211,14 @@ def test_hello_ssl_packages_and_installs_on_trixie(e2e_cache: Cache, tmp_path: P
     build_image(trixie, e2e_cache, NullReporter())
     timings["trixie arm64 runtime image (QEMU)"] = time.monotonic() - start
     start = time.monotonic()
-    result = package(recipe, trixie, e2e_cache, NullReporter(), out=tmp_path / "out")
+    with serve_proxy() as proxy:
+        mirrored = make_target(
+            "trixie", "arm64", mirror=f"{proxy.url}/debian", security_mirror=f"{proxy.url}/debian-security"
+        )
+        result = package(recipe, mirrored, e2e_cache, NullReporter(), out=tmp_path / "out")
     timings["package hello-ssl (trixie arm64)"] = time.monotonic() - start
+    assert any(path.endswith("/InRelease") for path in proxy.served), proxy.served  # it was in the path
+    assert proxy.refused == []
     deb = result.package.path
     assert deb.name == f"hello-ssl_{recipe.deb_version}_arm64.deb"
     # trixie renamed libssl3 for the 64-bit time_t transition: the Depends must name the new package.
