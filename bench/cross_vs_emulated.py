@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from debforge.build import build, rust
+from debforge.builder import build, rust
 from debforge.cache import Cache, default_cache_dir
 from debforge.container import LABEL, docker_client
 from debforge.dists import make_target

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from debforge.build import Artifacts, build, cargo
+from debforge.builder import Artifacts, build, cargo
 from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.errors import BuildError, RecipeError, UsageError

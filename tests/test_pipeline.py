@@ -463,7 +463,7 @@ def test_sonames_the_build_sysroot_knows_never_fetch_contents(
     cache = Cache(tmp_path / "cache").ensure()
     with serve(archive.root, faults=NO_CONTENTS) as server:
         target = archive.target(server.url)
-        # The build-depends tree exactly as the builder lays it out (debforge/build/rust.py).
+        # The build-depends tree exactly as the builder lays it out (debforge/builder/rust.py).
         build_root = make_sysroot(target, ["libfoo-dev"], cache, NullReporter()).path
         runtime = runtime_sysroot(
             [elfs.hello], target, cache, NullReporter(), offline=False, build_root=build_root,

@@ -357,7 +357,7 @@ def build_command(
     opts: TargetOptions,
 ) -> None:
     """Build the project for the target and copy the artifacts to --out."""
-    from debforge.build import build
+    from debforge.builder import build
     from debforge.recipe import load_recipe
 
     target, cache, report = opts.target(), opts.cache(), reporter()

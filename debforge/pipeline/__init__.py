@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from debforge.build import Artifacts, Toolchain, build
+from debforge.builder import Artifacts, Toolchain, build
 from debforge.cache import Cache, atomic_output, atomic_write_bytes
 from debforge.deb import FileEntry, Package, PackageSpec, changelog_gz, write_deb
 from debforge.dists import Target

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from debforge.build import Artifact
+from debforge.builder import Artifact
 from debforge.deb import FileEntry, PackageSpec
 from debforge.elf import build_id
 from debforge.errors import PackageError

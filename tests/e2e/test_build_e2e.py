@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from debforge.build import Artifacts, build, cargo, rust
+from debforge.builder import Artifacts, build, cargo, rust
 from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.elf import read_elf

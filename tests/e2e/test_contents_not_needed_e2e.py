@@ -13,7 +13,7 @@ in it (the proxy's URL also gives every suite a fresh InRelease state). Only the
 .debs are hard-linked in (immutable, keyed by the SHA256 of the Packages files) to spare the
 mirror; the builder image is found in the engine by its content tag, as with any cache. The
 builder container itself never talks to the Debian mirror: everything it needs is mounted from
-trees the host side fetched (debforge/build/rust.py), so the proxy sees every archive request.
+trees the host side fetched (debforge/builder/rust.py), so the proxy sees every archive request.
 """
 
 from __future__ import annotations

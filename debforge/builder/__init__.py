@@ -1,7 +1,7 @@
 """The build stage: a recipe and a Target → built files (Artifacts), copied to `--out` atomically.
 
 `build()` dispatches on `recipe.build.kind` through a table: `cargo` cross-builds in the Rust
-builder container (debforge/build/rust.py), `binary` passes a prebuilt file through after checking
+builder container (debforge/builder/rust.py), `binary` passes a prebuilt file through after checking
 it is an ELF for the target. Nothing is written to `out` until every file is built, and each file
 is renamed into place whole, so a failed build leaves `out` as it was.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from debforge.build import rust
+from debforge.builder import rust
 from debforge.cache import Cache, atomic_output
 from debforge.dists import Target
 from debforge.errors import BuildError, ElfError, UsageError

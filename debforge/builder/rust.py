@@ -16,7 +16,7 @@ from pathlib import Path
 
 from debforge import container, rootfs
 from debforge.archive import PackageIndex, fetch_index
-from debforge.build.cargo import (
+from debforge.builder.cargo import (
     DEBUG_DIR,
     IN_CONTAINER,
     Paths,

@@ -1,6 +1,6 @@
 """Pure pieces of a cargo build for a target: argv, environment, strip and dbgsym steps, config.
 
-Nothing here runs anything; debforge.build.rust runs cargo with what these functions return.
+Nothing here runs anything; debforge.builder.rust runs cargo with what these functions return.
 """
 
 from __future__ import annotations
