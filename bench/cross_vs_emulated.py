@@ -12,6 +12,7 @@ same mounts and environment (target: under 3 s).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import shutil
@@ -24,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from debforge.builder import build, rust
 from debforge.cache import Cache, default_cache_dir
-from debforge.container import LABEL, docker_client
+from debforge.container import IDLE, open_container
 from debforge.dists import make_target
 from debforge.recipe import Recipe, load_recipe
 from debforge.report import NullReporter
+from debforge.session import Session
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 TARGET = make_target("bookworm", "arm64")
@@ -39,10 +41,10 @@ def timed(fn: object, *args: object, **kwargs: object) -> float:
     return time.monotonic() - start
 
 
-def timed_build(recipe: Recipe, cache: Cache, **kwargs: object) -> tuple[float, float]:
+def timed_build(session: Session, recipe: Recipe, **kwargs: object) -> tuple[float, float]:
     """(wall seconds of debforge's build(), seconds cargo itself reported in its `Finished` line)."""
     start = time.monotonic()
-    result = build(recipe, TARGET, cache, NullReporter(), **kwargs)  # type: ignore[arg-type]
+    result = build(session, recipe, TARGET, **kwargs)  # type: ignore[arg-type]
     return time.monotonic() - start, cargo_seconds(result.log)
 
 
@@ -56,43 +58,34 @@ def clean_target(recipe: Recipe, cache: Cache, variant: str) -> None:
     shutil.rmtree(rust.workdirs(recipe, TARGET, cache, variant).target_dir)
 
 
-def bare_cargo(plan: rust.ContainerPlan) -> float:
+def bare_cargo(session: Session, plan: rust.ContainerPlan) -> float:
     """Seconds of the plan's cargo command alone, exec'd in an already running builder container."""
-    volumes = {str(h): {"bind": d, "mode": "ro" if ro else "rw"} for h, d, ro in plan.mounts}
-    handle = docker_client().containers.run(
-        plan.image.tag, ["sleep", "infinity"], detach=True, environment=dict(plan.env), volumes=volumes,
-        user=f"{os.getuid()}:{os.getgid()}", network_mode="none", labels={LABEL: "1"},
-    )  # fmt: skip
-    try:
+    spec = dataclasses.replace(plan.spec(), argv=IDLE, network="none", timeout=None)
+    with open_container(session, spec) as box:
         start = time.monotonic()
-        res = handle.exec_run(
-            list(plan.cargo), environment=dict(plan.env), user=f"{os.getuid()}:{os.getgid()}"
-        )
-        took = time.monotonic() - start
-        assert res.exit_code == 0, res.output.decode()[-2000:]
-        return took
-    finally:
-        handle.remove(force=True)
+        box.exec(plan.cargo, env=dict(plan.env), user=spec.user)
+        return time.monotonic() - start
 
 
-def bench_recipe(name: str, cache: Cache, *, emulate: bool) -> None:
+def bench_recipe(session: Session, name: str, *, emulate: bool) -> None:
+    cache = session.cache
     recipe = load_recipe(RECIPES / name, arch=TARGET.arch, reporter=NullReporter())
     out = Path(tempfile.mkdtemp(prefix="bench-out-"))
-    prep = timed(rust.plan_build, recipe, TARGET, cache, NullReporter())
+    prep = timed(rust.plan_build, session, recipe, TARGET)
     if emulate:
-        prep += timed(rust.plan_build, recipe, TARGET, cache, NullReporter(), emulate=True)
+        prep += timed(rust.plan_build, session, recipe, TARGET, emulate=True)
     print(f"{name}: images, sysroot and std ready in {prep:.1f} s (once per closure)")
     clean_target(recipe, cache, "container")
-    cross, cross_cargo = timed_build(recipe, cache, out=out)
+    cross, cross_cargo = timed_build(session, recipe, out=out)
     print(f"{name}: cross build (clean target dir)     {cross:8.1f} s  (cargo {cross_cargo:.1f} s)")
     if emulate:
         clean_target(recipe, cache, "emulate")
-        emulated, emulated_cargo = timed_build(recipe, cache, emulate=True, out=out)
+        emulated, emulated_cargo = timed_build(session, recipe, emulate=True, out=out)
         print(f"{name}: emulated build (clean target dir)  {emulated:8.1f} s  (cargo {emulated_cargo:.1f} s)")
         print(f"{name}: ratio emulated / cross = {emulated / cross:.1f}x (target >= 10x); "
               f"cargo alone {emulated_cargo / max(cross_cargo, 0.01):.1f}x")  # fmt: skip
-    warm = min(timed(build, recipe, TARGET, cache, NullReporter(), out=out) for _ in range(3))
-    bare = min(bare_cargo(rust.plan_build(recipe, TARGET, cache, NullReporter())) for _ in range(3))
+    warm = min(timed(build, session, recipe, TARGET, out=out) for _ in range(3))
+    bare = min(bare_cargo(session, rust.plan_build(session, recipe, TARGET)) for _ in range(3))
     print(f"{name}: warm rebuild: debforge {warm:.2f} s, bare cargo in the builder {bare:.2f} s, "
           f"overhead {warm - bare:.2f} s (target < 3 s)")  # fmt: skip
     shutil.rmtree(out)
@@ -108,9 +101,9 @@ def main() -> None:
         default=Path(os.environ.get("DEBFORGE_E2E_CACHE") or default_cache_dir()),
     )
     args = parser.parse_args()
-    cache = Cache(args.cache_dir).ensure()
-    for name in args.recipes:
-        bench_recipe(name, cache, emulate=not args.no_emulate)
+    with Session(cache=Cache(args.cache_dir).ensure()) as session:
+        for name in args.recipes:
+            bench_recipe(session, name, emulate=not args.no_emulate)
 
 
 if __name__ == "__main__":

@@ -25,19 +25,12 @@ from pathlib import Path
 from debian.deb822 import Packages, PkgRelation
 
 from debforge.archive.compact import PackagesFile, write_compact
-from debforge.archive.fetch import (
-    Net,
-    decompress,
-    download_index_file,
-    fetch_index,
-    index_entry,
-    release_of,
-    suite_state,
-)
+from debforge.archive.fetch import decompress, fetch_index, index_entry, release_of, suite_state
 from debforge.archive.index import Origin
+from debforge.archive.indexfile import download_index_file
 from debforge.cache import Cache, default_cache_dir
 from debforge.dists import make_target
-from debforge.report import NullReporter
+from debforge.session import Session
 
 RELATIONS = ("Depends", "Pre-Depends", "Recommends", "Suggests", "Conflicts", "Breaks", "Replaces",
              "Enhances", "Provides")  # fmt: skip
@@ -46,17 +39,17 @@ RELATIONS = ("Depends", "Pre-Depends", "Recommends", "Suggests", "Conflicts", "B
 def packages_blobs(cache: Cache) -> list[tuple[Origin, Path]]:
     """The verified Packages files of bookworm arm64 in the cache (fetched first if needed)."""
     target = make_target("bookworm", "arm64")
-    fetch_index(target, cache, NullReporter())
+    with Session(cache=cache) as session:
+        fetch_index(session, target)
     found = []
-    for rank, suite in enumerate(target.suites):
-        state = suite_state(suite, target.keyring, cache, NullReporter(), Net(), ttl=1e9, offline=True,
-                            refresh=False)  # fmt: skip
-        release = release_of(state, cache)
-        entry = index_entry(release, "main", "binary-arm64/Packages")
-        assert entry is not None
-        blob = download_index_file(suite, release, entry, cache=cache, reporter=NullReporter(), net=Net(),
-                                   offline=True)  # fmt: skip
-        found.append((Origin(suite=suite.name, suite_rank=rank, component="main", mirror=suite.mirror), blob))
+    with Session(cache=cache, offline=True) as offline:
+        for rank, suite in enumerate(target.suites):
+            release = release_of(suite_state(offline, suite, target.keyring, refresh=False), cache)
+            entry = index_entry(release, "main", "binary-arm64/Packages")
+            assert entry is not None
+            blob = download_index_file(offline, suite, release, entry)
+            origin = Origin(suite=suite.name, suite_rank=rank, component="main", mirror=suite.mirror)
+            found.append((origin, blob))
     return found
 
 
@@ -121,8 +114,8 @@ def main() -> None:
     library = [sys.executable, "-c",
                "import sys; from pathlib import Path; from debforge.archive import fetch_index; "
                "from debforge.cache import Cache; from debforge.dists import make_target; "
-               "from debforge.report import NullReporter; "
-               "i = fetch_index(make_target('bookworm', 'arm64'), Cache(Path(sys.argv[1])), NullReporter()); "
+               "from debforge.session import Session; "
+               "i = fetch_index(Session(cache=Cache(Path(sys.argv[1]))), make_target('bookworm', 'arm64')); "
                "print(i.candidate('libssl3').version)", str(args.cache_dir)]  # fmt: skip
     warm_lib = wall(library, args.runs)
     warm_cli = wall(show, args.runs) if exe.exists() else (float("nan"), float("nan"))

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from debforge.deb import FileEntry, PackageSpec, write_deb
+from debforge.deb import FileFromPath, PackageSpec, write_deb
 from debforge.deb.compress import default_threads
 from debforge.report import NullReporter
 
@@ -59,7 +59,7 @@ def _text(rng: random.Random, size: int) -> bytes:
 def spec_for(root: Path, paths: list[Path]) -> PackageSpec:
     """The PackageSpec of the tree: every file under its path relative to root."""
     files = tuple(
-        FileEntry(dest=PurePosixPath("/") / p.relative_to(root).as_posix(), source=p) for p in paths
+        FileFromPath(dest=PurePosixPath("/") / p.relative_to(root).as_posix(), source=p) for p in paths
     )
     return PackageSpec(
         name="benchdata",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from debforge.repo import add_debs, init_repo, publish
+from debforge.repo import KeyOptions, add_debs, init_repo, publish
 from tests.test_repo import make_key  # the same throwaway signing key the tests use
 
 
@@ -114,10 +114,10 @@ def main() -> int:
         root = work / "repo"
         home = work / "gnupg"
         key = make_key(home)
-        init_repo(root, dists=["bookworm"], arches=["arm64"], sign_key=key)
+        init_repo(root, dists=["bookworm"], arches=["arm64"], key=KeyOptions(sign_key=key))
         t_add = _timed(add_debs, root, debs)
         env = {"GNUPGHOME": str(home), "PATH": "/usr/bin:/bin"}
-        publish(root, env=env)  # first publish (cache warm from add)
+        publish(root, key=KeyOptions(env=env))  # first publish (cache warm from add)
         ref = min(_timed(_reference, root) for _ in range(3))
         cold = []
         for _ in range(3):
@@ -128,7 +128,9 @@ def main() -> int:
         incremental = []
         for i in range(3):
             extra = make_deb(debs_dir, f"pkgextra{i}", "1.0-1", "arm64")
-            incremental.append(_timed(lambda deb=extra: (add_debs(root, [deb]), publish(root, env=env))))
+            incremental.append(
+                _timed(lambda deb=extra: (add_debs(root, [deb]), publish(root, key=KeyOptions(env=env))))
+            )
         best = min(cold)
         print(f"debs: {args.debs}")
         print(f"add {args.debs} debs to the pool:            {t_add:7.3f} s")

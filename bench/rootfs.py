@@ -19,7 +19,7 @@ from debforge import container, rootfs
 from debforge.archive import download_packages, fetch_index
 from debforge.cache import Cache
 from debforge.dists import make_target
-from debforge.report import NullReporter
+from debforge.session import Session
 
 TARGET = make_target("bookworm", "arm64")
 CACHE = Cache(
@@ -45,29 +45,29 @@ def mmdebstrap(variant: str, out: Path, *extra: str) -> float:
     return time.monotonic() - start
 
 
-def debforge_image() -> float:
+def debforge_image(session: Session) -> float:
     """A full `debforge image` from cached .debs. `hello` on top gives a tag of its own, so the image
     the e2e tests share is never removed; the bench image is removed afterwards, so every run builds."""
-    closure = container.resolve_bootstrap(fetch_index(TARGET, CACHE, NullReporter()), ["hello"], cache=CACHE)
-    download_packages(closure.packages, CACHE, NullReporter())  # warm package cache, as mmdebstrap's
+    closure = container.resolve_bootstrap(fetch_index(session, TARGET), ["hello"], cache=CACHE)
+    download_packages(session, closure.packages)  # warm package cache, as mmdebstrap's
     start = time.monotonic()
-    image = container.build_image(TARGET, CACHE, NullReporter(), packages=["hello"])
+    image = container.build_image(session, TARGET, packages=["hello"])
     seconds = time.monotonic() - start
-    container.docker_client().images.remove(image.tag, force=True)
+    session.docker().images.remove(image.tag, force=True)
     return seconds
 
 
-def debforge_sysroot(work: Path) -> tuple[float, float]:
+def debforge_sysroot(session: Session, work: Path) -> tuple[float, float]:
     """(seconds with the tree already cached, seconds with only the .debs cached)."""
-    rootfs.make_sysroot(TARGET, ["libssl-dev"], CACHE, NullReporter(), out=work / "warm0")
+    rootfs.make_sysroot(session, TARGET, ["libssl-dev"], out=work / "warm0")
     start = time.monotonic()
-    rootfs.make_sysroot(TARGET, ["libssl-dev"], CACHE, NullReporter(), out=work / "warm")
+    rootfs.make_sysroot(session, TARGET, ["libssl-dev"], out=work / "warm")
     warm_s = time.monotonic() - start
     for tree in (CACHE.root / "trees").iterdir():  # drop the cached tree: extraction from .debs only
         if (tree / "var/lib/dpkg/info/libssl-dev:arm64.list").exists():
             shutil.rmtree(tree)
     start = time.monotonic()
-    rootfs.make_sysroot(TARGET, ["libssl-dev"], CACHE, NullReporter(), out=work / "cold")
+    rootfs.make_sysroot(session, TARGET, ["libssl-dev"], out=work / "cold")
     return warm_s, time.monotonic() - start
 
 
@@ -77,16 +77,16 @@ def main() -> int:
         print("mmdebstrap is not installed (apt install mmdebstrap)", file=sys.stderr)
         return 1
     CACHE.ensure()
-    with tempfile.TemporaryDirectory(dir=CACHE.root / "tmp") as tmp:
+    with tempfile.TemporaryDirectory(dir=CACHE.root / "tmp") as tmp, Session(cache=CACHE) as session:
         work = Path(tmp)
         mmdebstrap("extract", work / "warmup-x", "--include=libssl-dev")  # fill mmdebstrap's cache
         mm_extract = mmdebstrap("extract", work / "x", "--include=libssl-dev")
-        warm, cold = debforge_sysroot(work)
+        warm, cold = debforge_sysroot(session, work)
         print(f"sysroot libssl-dev: debforge {warm:.2f} s warm ({cold:.2f} s from .debs), mmdebstrap extract "
               f"{mm_extract:.2f} s, ratio {warm / mm_extract:.2f}x (target <= 0.3x, < 2 s)")  # fmt: skip
         mmdebstrap("minbase", work / "warmup.tar")
         mm_minbase = mmdebstrap("minbase", work / "minbase.tar")
-        image = debforge_image()
+        image = debforge_image(session)
         print(f"image bookworm/arm64: debforge {image:.1f} s, mmdebstrap minbase {mm_minbase:.1f} s, "
               f"ratio {image / mm_minbase:.2f}x (target <= 0.5x)")  # fmt: skip
     return 0

@@ -7,10 +7,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from debforge.container import LABEL, Image, docker_client, run_in_container
+from debforge.container import LABEL, Image, run_in_container
 from debforge.dists import Target, host_arch
 from debforge.errors import CommandError, ContainerError
 from debforge.run import which
+from debforge.session import Session
 
 _NEED_GIB = 4.0  # a sysroot, a runtime image build and a builder image fit in about 4 GiB
 
@@ -29,14 +30,14 @@ class Check:
         return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
 
 
-def check_environment(target: Target, cache_dir: Path) -> tuple[Check, ...]:
-    """Every check, in the order a user should fix them."""
+def check_environment(session: Session, target: Target) -> tuple[Check, ...]:
+    """Every check, in the order a user should fix them (the cache is probed, never created)."""
     return (
         check_tool("gpgv", "verifies the archive's signatures", "sudo apt install gpgv"),
         check_keyring(target),
-        check_cache(cache_dir),
+        check_cache(session.cache.root),
         check_binfmt(target),
-        check_docker_target(target),
+        check_docker_target(session, target),
         check_tool("dpkg-deb", "reads and checks packages", "sudo apt install dpkg"),
     )
 
@@ -93,11 +94,11 @@ def check_binfmt(target: Target, *, binfmt: Path = Path("/proc/sys/fs/binfmt_mis
     return Check(name="binfmt", ok=True, detail=f"{name} registered, enabled, flags {flags}")
 
 
-def check_docker_target(target: Target) -> Check:
+def check_docker_target(session: Session, target: Target) -> Check:
     """Can the engine run a container of the target's platform (tried in a debforge image of it)?"""
     name = f"docker {target.docker_platform}"
     try:
-        client = docker_client()
+        client = session.docker()
         found = client.images.list(filters={"label": f"{LABEL}.target={target.dist}/{target.arch}"})
     except ContainerError as exc:
         return Check(name=name, ok=False, detail=str(exc), fix=exc.hint or "run scripts/setup-host.sh")
@@ -109,7 +110,7 @@ def check_docker_target(target: Target) -> Check:
     tag = found[0].tags[0] if found[0].tags else str(found[0].id)
     try:
         image = Image(tag=tag, id="", platform=target.docker_platform, closure_key="")
-        machine = run_in_container(image, ["uname", "-m"]).text.strip()
+        machine = run_in_container(session, image, ["uname", "-m"]).text.strip()
     except (ContainerError, CommandError) as exc:
         return Check(name=name, ok=False, detail=f"a container does not run: {exc}", fix="fix binfmt (above)")
     ok = machine == target.qemu_arch

@@ -85,7 +85,7 @@ class PackageError(DebforgeError):
     """A .deb cannot be assembled from what was given."""
 
 
-class TestInstallError(DebforgeError):
+class InstallCheckError(DebforgeError):
     """A test installation could not be carried out."""
 
 

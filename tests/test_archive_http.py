@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from debforge.archive.http import Fetched, RetryPolicy, fetch, make_session
+from debforge.archive.http import Expected, Fetched, fetch
+from debforge.cache import Cache
 from debforge.errors import FetchError, HashMismatchError
+from debforge.session import RetryPolicy, Session
 from tests.helpers.aptrepo import Fault, Server, serve
 
 FAST = RetryPolicy(attempts=3, backoff=0.01, timeout=5)
@@ -27,17 +29,26 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def session() -> Iterator[requests.Session]:
-    with make_session() as made:
-        yield made
+def session(tmp_path: Path) -> Iterator[requests.Session]:
+    with Session(cache=Cache(tmp_path / "cache")) as run:
+        yield run.http()  # the run's pooled session, as the archive stages use it
 
 
 def leftovers(directory: Path) -> list[Path]:
     return [p for p in directory.rglob("*") if p.is_file()]
 
 
-def get(server: Server, session: requests.Session, dest: Path, **kwargs: object) -> Fetched:
-    return fetch(session, f"{server.url}/file.bin", dest, retry=FAST, **kwargs)  # type: ignore[arg-type]
+def get(
+    server: Server,
+    session: requests.Session,
+    dest: Path,
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+    **kwargs: object,
+) -> Fetched:
+    want = Expected(sha256=sha256, size=size)
+    return fetch(session, f"{server.url}/file.bin", dest, want=want, retry=FAST, **kwargs)  # type: ignore[arg-type]
 
 
 def test_download_is_verified_and_reports_etag_and_progress(
@@ -169,6 +180,8 @@ def test_body_shorter_than_its_content_length_is_a_retried_cut(
     session.mount("http://short.invalid/", adapter)
     cut = r"cut short \(524288 of 1048576 bytes\) \(gave up after 3 attempts\)"
     with pytest.raises(FetchError, match=cut):
-        fetch(session, "http://short.invalid/f", tmp_path / "out" / "f", sha256=SHA, retry=FAST)
+        fetch(
+            session, "http://short.invalid/f", tmp_path / "out" / "f", want=Expected(sha256=SHA), retry=FAST
+        )
     assert adapter.sent == 3
     assert leftovers(tmp_path / "out") == []

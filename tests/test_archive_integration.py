@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 
-from debforge.archive import RetryPolicy, download_packages, fetch_contents, fetch_index
-from debforge.archive.index import PackageIndex
+from debforge.archive import Contents, download_packages, fetch_contents, fetch_index
+from debforge.archive.index import PackageIndex, PackageRecord
 from debforge.cache import Cache
+from debforge.dists import Target
 from debforge.errors import FetchError, HashMismatchError, OfflineError, SignatureError
-from debforge.report import NullReporter
+from debforge.report import NullReporter, Reporter
 from debforge.run import run
+from debforge.session import RetryPolicy, Session
 from tests.conftest import require_tool
 from tests.helpers.aptrepo import Fault, GpgKey, Repo, Server, build_repo, make_key, serve
 
@@ -59,8 +61,38 @@ def cache(tmp_path: Path) -> Cache:
     return Cache(tmp_path / "cache").ensure()
 
 
-def index_of(repo: Repo, server: Server, cache: Cache, **kwargs: object) -> PackageIndex:
-    return fetch_index(repo.target(server.url), cache, NullReporter(), retry=FAST, **kwargs)  # type: ignore[arg-type]
+def session_of(
+    cache: Cache, reporter: Reporter | None = None, *, offline: bool = False, ttl: float = 3600
+) -> Session:
+    """A run's Session as the CLI opens one, with fast retries."""
+    return Session(cache=cache, reporter=reporter, offline=offline, ttl=ttl, retry=FAST)
+
+
+def index_of(
+    repo: Repo,
+    server: Server,
+    cache: Cache,
+    *,
+    refresh: bool = False,
+    offline: bool = False,
+    ttl: float = 3600,
+) -> PackageIndex:
+    with session_of(cache, offline=offline, ttl=ttl) as session:
+        return fetch_index(session, repo.target(server.url), refresh=refresh)
+
+
+def contents_of(
+    target: Target, cache: Cache, reporter: Reporter | None = None, *, ttl: float = 3600
+) -> Contents:
+    with session_of(cache, reporter, ttl=ttl) as session:
+        return fetch_contents(session, target)
+
+
+def debs_of(
+    records: list[PackageRecord], cache: Cache, *, offline: bool = False, jobs: int = 8
+) -> dict[str, Path]:
+    with session_of(cache, offline=offline) as session:
+        return download_packages(session, records, jobs=jobs)
 
 
 def assert_consistent(cache: Cache) -> None:
@@ -167,7 +199,7 @@ def test_transient_faults_succeed_after_retry(repo: Repo, cache: Cache, kind: st
         index = index_of(repo, server, cache)
         record = index.candidate("libfoo1")
         assert record is not None
-        paths = download_packages([record], cache, NullReporter(), retry=FAST)
+        paths = debs_of([record], cache)
         assert server.paths().count("/debian-security/dists/bookworm-security/InRelease") == 2
         assert sum(p.endswith(".deb") for p in server.paths()) == 2
     assert paths[record.sha256].read_bytes() == repo.debs["libfoo1_1.0-1+deb12u1_arm64"].read_bytes()
@@ -194,10 +226,10 @@ def test_download_packages_verifies_and_works_offline_afterwards(repo: Repo, cac
         index = index_of(repo, server, cache)
         records = [r for name in ("libfoo1", "libc6", "tool") if (r := index.candidate(name))]
         with pytest.raises(OfflineError, match=r"libfoo1_1\.0-1"):
-            download_packages(records, cache, NullReporter(), offline=True)
-        paths = download_packages(records, cache, NullReporter(), jobs=3, retry=FAST)
+            debs_of(records, cache, offline=True)
+        paths = debs_of(records, cache, jobs=3)
         before = len(server.requests)
-        assert download_packages(records, cache, NullReporter(), offline=True) == paths
+        assert debs_of(records, cache, offline=True) == paths
         assert len(server.requests) == before
     info = run(["dpkg-deb", "--field", paths[records[2].sha256], "Package", "Version"]).text
     assert info.split() == ["Package:", "tool", "Version:", "2:1.0"]
@@ -209,7 +241,7 @@ def test_corrupt_deb_is_refused(repo: Repo, cache: Cache) -> None:
         record = index_of(repo, server, cache).candidate("libc6")
         assert record is not None
         with pytest.raises(HashMismatchError):
-            download_packages([record], cache, NullReporter(), retry=FAST)
+            debs_of([record], cache)
     assert not cache.has_blob(record.sha256)
     assert_consistent(cache)
 
@@ -231,7 +263,7 @@ def test_concurrent_runs_share_the_cache(repo: Repo, cache: Cache) -> None:
 
 def test_contents_maps_library_paths_to_packages(repo: Repo, cache: Cache) -> None:
     with serve(repo.root) as server:
-        contents = fetch_contents(repo.target(server.url), cache, NullReporter(), retry=FAST)
+        contents = contents_of(repo.target(server.url), cache)
     assert contents.packages_for(f"/{LIB}") == ("libfoo1",)
     assert contents.packages_for(LIB.removeprefix("usr/")) == ("libfoo1",)  # usrmerge alias
     assert contents.packages_for("usr/bin/none") == ()
@@ -269,8 +301,9 @@ def test_a_stale_plain_path_is_not_needed_when_by_hash_answers(repo: Repo, cache
     reporter = Recording()
     with serve(repo.root, faults) as server:
         target = repo.target(server.url)
-        index = fetch_index(target, cache, reporter, retry=FAST)
-        contents = fetch_contents(target, cache, reporter, retry=FAST)
+        with session_of(cache, reporter) as session:
+            index = fetch_index(session, target)
+            contents = fetch_contents(session, target)
         stale = tuple(fault.path for fault in faults)
         assert [p for p in server.paths() if p.endswith(stale)] == []  # the plain paths were not needed
     assert contents.packages_for(LIB) == ("libfoo1",)
@@ -283,7 +316,7 @@ def test_a_stale_plain_path_is_not_needed_when_by_hash_answers(repo: Repo, cache
 def test_a_missing_by_hash_file_falls_back_to_the_plain_path(repo: Repo, cache: Cache) -> None:
     contents_sha = sha((repo.dists("bookworm") / "main/Contents-arm64.gz").read_bytes())
     with serve(repo.root, [Fault(contents_sha, "404", times=-1)]) as server:
-        contents = fetch_contents(repo.target(server.url), cache, NullReporter(), retry=FAST)
+        contents = contents_of(repo.target(server.url), cache)
         main = [(p, status) for p, status in server.requests if p.startswith("/debian/dists/bookworm/main/")]
     assert main == [
         (f"/debian/dists/bookworm/main/by-hash/SHA256/{contents_sha}", 404),
@@ -343,8 +376,9 @@ def test_every_path_wrong_uses_the_copy_verified_earlier(key: GpgKey, tmp_path: 
     main = mirror.dists("bookworm")
     with serve(mirror.root) as server:
         target = mirror.target(server.url)
-        fetch_index(target, cache, NullReporter(), retry=FAST)
-        fetch_contents(target, cache, NullReporter(), retry=FAST)
+        with session_of(cache) as session:
+            fetch_index(session, target)
+            fetch_contents(session, target)
         older = {
             name: (main / name).read_bytes()
             for name in ("main/binary-arm64/Packages", "main/Contents-arm64.gz")
@@ -363,8 +397,9 @@ def test_every_path_wrong_uses_the_copy_verified_earlier(key: GpgKey, tmp_path: 
             ),
         ]
         reporter = Recording()
-        index = fetch_index(target, cache, reporter, ttl=0, retry=FAST)
-        contents = fetch_contents(target, cache, reporter, ttl=0, retry=FAST)
+        with session_of(cache, reporter, ttl=0) as session:
+            index = fetch_index(session, target)
+            contents = fetch_contents(session, target)
         assert [r.version for r in index.versions("libfoo1")] == ["1.0-1+deb12u1", "1.0-1"]
         assert contents.packages_for(lib2) == ()
         assert len(reporter.warnings) == 2
@@ -375,8 +410,9 @@ def test_every_path_wrong_uses_the_copy_verified_earlier(key: GpgKey, tmp_path: 
             assert warning.endswith(f"; using the copy of bookworm {name} verified 3.2 h ago")
         for fault in server.faults:
             fault.times = 0  # the mirror finished its update: the next run is current again
-        index = fetch_index(target, cache, Recording(), ttl=0, retry=FAST)
-        contents = fetch_contents(target, cache, Recording(), ttl=0, retry=FAST)
+        with session_of(cache, Recording(), ttl=0) as session:
+            index = fetch_index(session, target)
+            contents = fetch_contents(session, target)
     assert [r.version for r in index.versions("libfoo1")] == ["1.0-2", "1.0-1+deb12u1"]
     assert contents.packages_for(lib2) == ("libfoo1",)
     assert_consistent(cache)

@@ -7,6 +7,7 @@ import dataclasses
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,12 +15,19 @@ from debforge.builder import Artifacts, build, cargo
 from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.errors import BuildError, RecipeError, UsageError
-from debforge.recipe import Recipe, load_recipe
+from debforge.recipe import BinaryBuild, Recipe, load_recipe
 from debforge.report import NullReporter
+from debforge.session import Session
 from tests.helpers.elfs import compile_c
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 ARM64 = make_target("bookworm", "arm64")
+
+
+def run_build(cache_dir: Path, recipe: Recipe, **options: Any) -> Artifacts:
+    """build() in a Session of its own over `cache_dir`, as one CLI command runs it."""
+    with Session(cache=Cache(cache_dir)) as session:
+        return build(session, recipe, ARM64, **options)
 
 
 def hello_recipe() -> Recipe:
@@ -109,7 +117,7 @@ def test_host_toolchain_without_target_std_names_the_fix(
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     monkeypatch.setenv("CARGO_HOME", str(tmp_path / "nocargo"))
     with pytest.raises(BuildError) as err:
-        build(hello_recipe(), ARM64, Cache(tmp_path / "cache"), NullReporter(), toolchain="host")
+        run_build(tmp_path / "cache", hello_recipe(), toolchain="host")
     assert str(err.value) == (
         "the host's rustc 1.95 has no std for aarch64-unknown-linux-gnu; use --toolchain container "
         "(default), or install it with `dpkg --add-architecture arm64 && apt install libstd-rust-dev:arm64`"
@@ -128,12 +136,12 @@ def test_real_host_rustc_without_aarch64_std(tmp_path: Path) -> None:
         match=r"has no std for aarch64-unknown-linux-gnu; use --toolchain "
         r"container \(default\), or install it with `rustup target add aarch64-unknown-linux-gnu`",
     ):
-        build(hello_recipe(), ARM64, Cache(tmp_path / "cache"), NullReporter(), toolchain="host")
+        run_build(tmp_path / "cache", hello_recipe(), toolchain="host")
 
 
 def test_emulate_with_host_toolchain_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
-        build(hello_recipe(), ARM64, Cache(tmp_path), NullReporter(), toolchain="host", emulate=True)
+        run_build(tmp_path, hello_recipe(), toolchain="host", emulate=True)
 
 
 def test_project_without_cargo_toml(tmp_path: Path) -> None:
@@ -146,20 +154,18 @@ def test_project_without_cargo_toml(tmp_path: Path) -> None:
         build=dataclasses.replace(hello_recipe().build, manifest=tmp_path / "Cargo.toml"),
     )
     with pytest.raises(BuildError, match=r"has no Cargo\.toml"):
-        build(recipe, ARM64, Cache(tmp_path / "cache"), NullReporter())
+        run_build(tmp_path / "cache", recipe)
 
 
 def prebuilt_recipe(tmp_path: Path, binary: Path) -> Recipe:
-    recipe = hello_recipe()
-    spec = dataclasses.replace(recipe.build, kind="binary", binary=binary, binaries=(binary.name,))
-    return dataclasses.replace(recipe, build=spec)
+    return dataclasses.replace(hello_recipe(), build=BinaryBuild(binary=binary))
 
 
 @pytest.mark.integration
 def test_binary_passthrough_copies_to_out(tmp_path: Path) -> None:
     binary = compile_c(tmp_path / "hello")
     out = tmp_path / "out"
-    result = build(prebuilt_recipe(tmp_path, binary), ARM64, Cache(tmp_path / "c"), NullReporter(), out=out)
+    result = run_build(tmp_path / "c", prebuilt_recipe(tmp_path, binary), out=out)
     assert isinstance(result, Artifacts)
     (artifact,) = result.files
     assert artifact.source == out / "hello" and artifact.arch == "arm64"
@@ -173,7 +179,7 @@ def test_binary_passthrough_copies_to_out(tmp_path: Path) -> None:
 def test_binary_for_another_arch_is_refused(tmp_path: Path) -> None:
     binary = compile_c(tmp_path / "hello", cc="gcc")
     with pytest.raises(BuildError, match="built for amd64, not arm64"):
-        build(prebuilt_recipe(tmp_path, binary), ARM64, Cache(tmp_path / "c"), NullReporter())
+        run_build(tmp_path / "c", prebuilt_recipe(tmp_path, binary))
 
 
 def test_dbgsym_strip_lines_split_debug_info_as_dh_strip_does(tmp_path: Path) -> None:

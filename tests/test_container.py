@@ -1,14 +1,19 @@
-"""container: image definitions as data, apt sources and lists layout, doctor checks (no Docker needed)."""
+"""container: image definitions as data, apt sources and lists layout, the runner (no Docker needed)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
+import tarfile
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from debforge import container
+from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.errors import ContainerError
+from debforge.report import NullReporter
+from debforge.session import Session
 
 BOOKWORM = make_target("bookworm", "arm64")
 TRIXIE = make_target("trixie", "arm64")
@@ -66,3 +71,124 @@ def test_lists_names_are_apts() -> None:
         container._lists_name(url)
         == "deb.debian.org_debian-security_dists_bookworm-security_main_binary-arm64_Packages.xz"
     )
+
+
+# --------------------------------------------------------------------------- the runner, without an engine
+# Fast checks with a stand-in for docker-py; tests/e2e/test_sysroot_image.py runs the same paths for real.
+
+
+class FakeHandle:
+    """The part of a docker-py Container the runner uses before `exec`."""
+
+    def __init__(self, name: str, client: FakeClient) -> None:
+        self.name, self.id, self.status, self.client = name, f"id-{name}", "created", client
+        self.archives: list[tuple[str, bytes]] = []
+
+    def put_archive(self, path: str, data: io.BufferedIOBase) -> bool:
+        self.archives.append((path, data.read()))
+        return True
+
+    def start(self) -> None:
+        self.status = "running"
+
+    def reload(self) -> None:
+        pass
+
+    def remove(self, *, force: bool) -> None:
+        assert force
+        del self.client.made[self.name]
+
+
+class FakeClient:
+    """Creates FakeHandles, finds them by name."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, FakeHandle] = {}
+        self.created: list[dict[str, object]] = []
+        self.containers = self
+
+    def create(self, image: str, argv: list[str], **kwargs: object) -> FakeHandle:
+        self.created.append({"image": image, "argv": argv, **kwargs})
+        handle = self.made[str(kwargs["name"])] = FakeHandle(str(kwargs["name"]), self)
+        return handle
+
+    def get(self, name: str) -> FakeHandle:
+        import docker
+
+        if name not in self.made:
+            raise docker.errors.NotFound(name)
+        return self.made[name]
+
+
+class Recorder(NullReporter):
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def fake_session(tmp_path: Path, *, keep: bool = False) -> tuple[Session, FakeClient, Recorder]:
+    client, reporter = FakeClient(), Recorder()
+    session = Session(cache=Cache(tmp_path / "cache"), reporter=reporter, keep=keep)
+    session._docker = client  # type: ignore[assignment]  # fault injection: a stand-in engine
+    return session, client, reporter
+
+
+IMAGE = container.Image(tag="debforge/x:1", id="sha256:1", platform="linux/arm64", closure_key="k")
+
+
+def test_copies_go_in_as_one_root_owned_readable_archive_before_start(tmp_path: Path) -> None:
+    deb = tmp_path / "a.deb"
+    deb.write_bytes(b"deb")
+    deb.chmod(0o600)  # a umask-077 build: apt's _apt user must still read it
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree/f").write_text("x")
+    session, client, _ = fake_session(tmp_path)
+    dest = PurePosixPath("/tmp/in")
+    spec = container.ContainerSpec(image=IMAGE, role="probe", copies=((dest, deb), (dest, tmp_path / "tree")))
+    with container.open_container(session, spec) as box:
+        assert box.handle.status == "running"
+        ((path, data),) = client.made[box.name].archives
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert path == "/"
+    assert sorted(members) == ["tmp/in/a.deb", "tmp/in/tree", "tmp/in/tree/f"]
+    assert {(m.uid, m.gid, m.uname) for m in members.values()} == {(0, 0, "root")}
+    assert members["tmp/in/a.deb"].mode == 0o644
+    assert client.made == {}
+
+
+def test_the_spec_becomes_the_create_call(tmp_path: Path) -> None:
+    session, client, _ = fake_session(tmp_path)
+    spec = container.ContainerSpec(
+        image=IMAGE, argv=("sh", "-c", "x"), role="build", labels=(("extra", "1"),), user="1000:1000",
+        mounts=(container.Mount(source=tmp_path, dest="/src", read_only=True),), env=(("A", "b"),),
+        workdir="/src", network="none", timeout=60,
+    )  # fmt: skip
+    with container.open_container(session, spec) as box:
+        assert box.name.startswith("debforge-build-")
+    (made,) = client.created
+    assert made["argv"] == ["timeout", "--kill-after=30", "60", "sh", "-c", "x"]
+    assert made["volumes"] == {str(tmp_path): {"bind": "/src", "mode": "ro"}}
+    assert made["labels"] == {"org.debforge": "1", "org.debforge.role": "build", "extra": "1"}
+    assert (made["user"], made["working_dir"], made["network_mode"]) == ("1000:1000", "/src", "none")
+    assert (made["platform"], made["environment"]) == ("linux/arm64", {"A": "b"})
+
+
+def test_ctrl_c_removes_the_container_and_keep_says_how_to_enter(tmp_path: Path) -> None:
+    session, client, _ = fake_session(tmp_path)
+    with (
+        pytest.raises(KeyboardInterrupt),
+        container.open_container(session, container.ContainerSpec(image=IMAGE)),
+    ):
+        assert len(client.made) == 1
+        raise KeyboardInterrupt
+    assert client.made == {}
+    session, client, reporter = fake_session(tmp_path, keep=True)
+    with container.open_container(session, container.ContainerSpec(image=IMAGE)) as box:
+        pass
+    assert list(client.made) == [box.name]
+    assert reporter.warnings == [
+        f"the container {box.name} is kept; enter it with `docker exec -it {box.name} bash`"
+    ]

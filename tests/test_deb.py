@@ -19,7 +19,18 @@ from typing import Any
 import pytest
 import zstandard
 
-from debforge.deb import FileEntry, PackageSpec, changelog_gz, control_text, deb_filename, write_deb
+from debforge.deb import (
+    Directory,
+    FileFromBytes,
+    FileFromPath,
+    PackageSpec,
+    Symlink,
+    TreeEntry,
+    changelog_gz,
+    control_text,
+    deb_filename,
+    write_deb,
+)
 from debforge.deb.compress import ParallelXzWriter, open_compressor
 from debforge.errors import PackageError
 from debforge.report import NullReporter
@@ -75,12 +86,12 @@ def sample_spec(src: Path, **changes: Any) -> PackageSpec:
         breaks="oldhello (<< 1.0)",
         conflicts="otherhello",
         files=(
-            FileEntry(dest=PurePosixPath("/usr/bin/hello"), source=script),
-            FileEntry(dest=PurePosixPath("/usr/share/hello/big"), source=src / "big"),
-            FileEntry(dest=PurePosixPath("/etc/hello.conf"), data=b"greeting=hi\n"),
-            FileEntry(dest=PurePosixPath("/usr/bin/hi"), kind="symlink", target="hello"),
-            FileEntry(dest=PurePosixPath("/var/lib/hello"), kind="dir", mode=0o750),
-            FileEntry(dest=PurePosixPath("/usr/share/hello/empty"), data=b""),
+            FileFromPath(dest=PurePosixPath("/usr/bin/hello"), source=script),
+            FileFromPath(dest=PurePosixPath("/usr/share/hello/big"), source=src / "big"),
+            FileFromBytes(dest=PurePosixPath("/etc/hello.conf"), data=b"greeting=hi\n"),
+            Symlink(dest=PurePosixPath("/usr/bin/hi"), target="hello"),
+            Directory(dest=PurePosixPath("/var/lib/hello"), mode=0o750),
+            FileFromBytes(dest=PurePosixPath("/usr/share/hello/empty"), data=b""),
         ),
         conffiles=("/etc/hello.conf",),
         scripts={"postinst": b"#!/bin/sh\nset -e\n", "triggers": b"interest /usr/share/hello\n"},
@@ -326,7 +337,7 @@ def test_interrupted_write_leaves_nothing(tmp_path: Path) -> None:
     src.mkdir()
     (src / "blob").write_bytes(payload(3 << 20))
     spec = sample_spec(
-        tmp_path / "src2", files=(FileEntry(dest=PurePosixPath("/usr/share/x/blob"), source=src / "blob"),)
+        tmp_path / "src2", files=(FileFromPath(dest=PurePosixPath("/usr/share/x/blob"), source=src / "blob"),)
     )
     spec = dataclasses.replace(spec, conffiles=())
     with pytest.raises(KeyboardInterrupt):
@@ -390,25 +401,25 @@ def test_bad_input_is_one_clear_sentence_and_writes_nothing(
 
 
 FILE = PurePosixPath("/usr/bin/x")
-BAD_FILES = [
-    ((FileEntry(dest=PurePosixPath("usr/bin/x"), data=b""),), "must be an absolute path"),
-    ((FileEntry(dest=PurePosixPath("/usr/../x"), data=b""),), "must be an absolute path"),
-    ((FileEntry(dest=FILE, data=b""), FileEntry(dest=FILE, data=b"")), "/usr/bin/x is listed twice"),
+BAD_FILES: list[tuple[tuple[TreeEntry, ...], str]] = [
+    ((FileFromBytes(dest=PurePosixPath("usr/bin/x"), data=b""),), "must be an absolute path"),
+    ((FileFromBytes(dest=PurePosixPath("/usr/../x"), data=b""),), "must be an absolute path"),
+    ((FileFromBytes(dest=FILE, data=b""), Symlink(dest=FILE, target="y")), "/usr/bin/x is listed twice"),
     (
-        (FileEntry(dest=FILE, data=b""), FileEntry(dest=FILE / "y", data=b"")),
+        (FileFromBytes(dest=FILE, data=b""), FileFromBytes(dest=FILE / "y", data=b"")),
         "below /usr/bin/x, which is a file",
     ),
-    ((FileEntry(dest=FILE),), "needs exactly one of a source path or inline data"),
-    ((FileEntry(dest=FILE, source=Path("/nonexistent/x")),), "cannot read its source /nonexistent/x"),
-    ((FileEntry(dest=FILE, source=Path("/")),), "its source / is not a regular file"),
-    ((FileEntry(dest=FILE, kind="symlink"),), "a symlink needs a target"),
-    ((FileEntry(dest=FILE, kind="dir", data=b""),), "a dir cannot have a source or data"),
-    ((FileEntry(dest=FILE, data=b"", mode=0o10000),), "is not a permission mode"),
+    ((Symlink(dest=FILE, target="y"), Directory(dest=FILE / "z")), "below /usr/bin/x, which is a symlink"),
+    ((FileFromPath(dest=FILE, source=Path("/nonexistent/x")),), "cannot read its source /nonexistent/x"),
+    ((FileFromPath(dest=FILE, source=Path("/")),), "its source / is not a regular file"),
+    ((Symlink(dest=FILE, target=""),), "a symlink needs a target"),
+    ((FileFromBytes(dest=FILE, data=b"", mode=0o10000),), "is not a permission mode"),
+    ((Directory(dest=FILE, mode=-1),), "is not a permission mode"),
 ]
 
 
 @pytest.mark.parametrize(("files", "sentence"), BAD_FILES, ids=[s for _, s in BAD_FILES])
-def test_bad_files_are_refused(tmp_path: Path, files: tuple[FileEntry, ...], sentence: str) -> None:
+def test_bad_files_are_refused(tmp_path: Path, files: tuple[TreeEntry, ...], sentence: str) -> None:
     spec = sample_spec(tmp_path / "src", files=files, conffiles=())
     with pytest.raises(PackageError) as caught:
         write_deb(spec, tmp_path / "out", reporter=NullReporter())
@@ -426,7 +437,7 @@ def test_source_changing_size_while_packaging_is_refused(tmp_path: Path) -> None
             with super().progress(title, total) as bar:
                 yield bar
 
-    spec = sample_spec(tmp_path / "src", files=(FileEntry(dest=FILE, source=grow),), conffiles=())
+    spec = sample_spec(tmp_path / "src", files=(FileFromPath(dest=FILE, source=grow),), conffiles=())
     with pytest.raises(PackageError, match="changed size while it was being packaged"):
         write_deb(spec, tmp_path / "out", reporter=GrowingReporter())
     assert list((tmp_path / "out").iterdir()) == []

@@ -10,7 +10,16 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from debforge.deb import FileEntry, Package, PackageSpec, changelog_gz, write_deb
+from debforge.deb import (
+    Directory,
+    FileFromBytes,
+    FileFromPath,
+    Package,
+    PackageSpec,
+    Symlink,
+    changelog_gz,
+    write_deb,
+)
 from debforge.deb.compress import ParallelXzWriter
 from debforge.report import NullReporter
 from tests.conftest import require_tool
@@ -36,11 +45,9 @@ def package(tmp_path: Path) -> Package:
         files=(
             *spec.files,
             # GNU long names and targets (over 100 bytes) take the ././@LongLink path.
-            FileEntry(dest=long_dir, kind="dir"),
-            FileEntry(dest=long_dir / ("f" * 30), data=b"deep\n"),
-            FileEntry(
-                dest=PurePosixPath("/usr/bin/" + "l" * 101), kind="symlink", target=str(long_dir / "f")
-            ),
+            Directory(dest=long_dir),
+            FileFromBytes(dest=long_dir / ("f" * 30), data=b"deep\n"),
+            Symlink(dest=PurePosixPath("/usr/bin/" + "l" * 101), target=str(long_dir / "f")),
         ),
     )
     return write_deb(spec, tmp_path / "out", reporter=NullReporter())
@@ -104,8 +111,8 @@ def test_deb_is_byte_identical_to_dpkg_deb_build_of_the_same_tree(tmp_path: Path
     files = (
         *spec.files,
         # GNU long names and targets (over 100 bytes) take the ././@LongLink path.
-        FileEntry(dest=long_dir / ("f" * 30), data=payload(300_000)),
-        FileEntry(dest=PurePosixPath("/usr/bin/" + "l" * 101), kind="symlink", target=str(long_dir / "f")),
+        FileFromBytes(dest=long_dir / ("f" * 30), data=payload(300_000)),
+        Symlink(dest=PurePosixPath("/usr/bin/" + "l" * 101), target=str(long_dir / "f")),
     )
     spec = dataclasses.replace(spec, files=files)
     package = write_deb(spec, tmp_path / "out", reporter=NullReporter(), allow_zstd=True)
@@ -156,7 +163,7 @@ def multiblock(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, by
     # Mostly zeros, which xz compresses fast; the mixed tail still exercises text and incompressible input.
     data = bytes(50 << 20) + payload(1 << 20, seed=11)
     blob.write_bytes(data)
-    files = (FileEntry(dest=PurePosixPath("/usr/share/big/blob"), source=blob),)
+    files = (FileFromPath(dest=PurePosixPath("/usr/share/big/blob"), source=blob),)
     spec = sample_spec(base / "src", files=files, conffiles=())
     one = write_deb(spec, base / "one", reporter=NullReporter(), threads=1).path
     two = write_deb(spec, base / "two", reporter=NullReporter(), threads=2).path
@@ -216,10 +223,10 @@ def test_lintian_finds_no_errors_in_a_complete_package(tmp_path: Path) -> None:
         section="utils",
         homepage="https://example.org/hello",
         files=(
-            FileEntry(dest=PurePosixPath("/usr/bin/hello"), data=b"#!/bin/sh\necho hello\n", mode=0o755),
-            FileEntry(dest=doc / "copyright", data=copyright_text.encode()),
-            FileEntry(dest=doc / "changelog.Debian.gz", data=changelog_gz(changelog)),
-            FileEntry(dest=PurePosixPath("/etc/hello.conf"), data=b"greeting=hi\n"),
+            FileFromBytes(dest=PurePosixPath("/usr/bin/hello"), data=b"#!/bin/sh\necho hello\n", mode=0o755),
+            FileFromBytes(dest=doc / "copyright", data=copyright_text.encode()),
+            FileFromBytes(dest=doc / "changelog.Debian.gz", data=changelog_gz(changelog)),
+            FileFromBytes(dest=PurePosixPath("/etc/hello.conf"), data=b"greeting=hi\n"),
         ),
         conffiles=("/etc/hello.conf",),
         scripts={"postinst": b"#!/bin/sh\nset -e\n"},

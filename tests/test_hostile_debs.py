@@ -27,10 +27,11 @@ from debforge.cache import Cache
 from debforge.deb.members import CONTROL_TAR_MAX
 from debforge.deb.read import read_deb
 from debforge.dists import make_target
+from debforge.errors import InstallCheckError as InstallError
 from debforge.errors import RepoError
-from debforge.errors import TestInstallError as InstallError  # a Test* name pytest would collect
 from debforge.repo import add_debs, init_repo, list_packages, publish
 from debforge.report import NullReporter
+from debforge.session import Session
 from tests.conftest import require_tool
 
 _BLOCK = 512
@@ -445,14 +446,14 @@ class RecordingReporter(NullReporter):
         yield
 
 
-def test_test_install_refuses_before_any_container(place: Place, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_install_refuses_before_any_container(place: Place, monkeypatch: pytest.MonkeyPatch) -> None:
     # An engine that cannot answer: reaching Docker would fail with a different error than the one expected.
     monkeypatch.setenv("DOCKER_HOST", f"unix://{place.tmp}/no-docker.sock")
     deb = place.write("hostile.deb", with_data(Entry("/sentinel/abs", data=b"x")))
     reporter = RecordingReporter()
     target, cache = make_target("bookworm", "arm64"), Cache(place.tmp / "cache")
     with place.unchanged(), pytest.raises(InstallError) as err:
-        testinstall.test_install([deb], target, cache, reporter)
+        testinstall.check_install(Session(cache=cache, reporter=reporter), [deb], target)
     assert str(err.value) == (
         f"{deb}: its data.tar member '/sentinel/abs' is an absolute path (dpkg-deb writes ./-relative ones)"
     )

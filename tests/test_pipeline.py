@@ -5,33 +5,42 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
+import json
 import os
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
+from debforge.archive import PackageRecord
+from debforge.builder import Artifact, Artifacts
 from debforge.cache import Cache
-from debforge.deb import changelog_gz
+from debforge.deb import Package, PackageSpec, changelog_gz
 from debforge.dists import make_target
-from debforge.elf import ElfInfo
-from debforge.errors import ElfError, FetchError, PackageError
+from debforge.elf import ElfInfo, patch_elf, read_elf
+from debforge.elf import read as elf_read
+from debforge.errors import ElfError, FetchError, OfflineError, PackageError
+from debforge.pipeline.elfs import runtime_depends
 from debforge.pipeline.policy import (
     GENERATED_CHANGELOG_OVERRIDE,
+    SourceDate,
     changelog_date,
     copyright_text,
     generated_changelog,
-    lintian_overrides,
-    maintainer_scripts,
     merge_depends,
+    render_lintian_overrides,
+    render_maintainer_scripts,
     source_date_epoch,
     substitute_debhelper,
     systemd_snippets,
     wrap_extended,
 )
+from debforge.pipeline.record import build_record
 from debforge.pipeline.runtime import (
     contents_error,
     needed_sonames,
@@ -41,16 +50,20 @@ from debforge.pipeline.runtime import (
 )
 from debforge.recipe import (
     AUTO,
-    BuildSpec,
+    Asset,
+    BinaryBuild,
+    FileSource,
     LintianOverride,
     MaintainerScript,
     Recipe,
-    Relations,
+    RelationFields,
     SystemdUnits,
     UnitFile,
 )
 from debforge.report import NullReporter
+from debforge.resolve import Closure
 from debforge.rootfs import make_sysroot
+from debforge.session import Session
 from tests.conftest import require_tool
 from tests.helpers.aptrepo import Fault, Repo, build_repo, make_key, serve
 from tests.helpers.elfs import compile_c
@@ -68,8 +81,8 @@ def _recipe(tmp_path: Path, **changes: object) -> Recipe:
         revision="1",
         maintainer="Jane Doe <jane@example.org>",
         description="say hello",
-        relations=Relations(depends=(AUTO,)),
-        build=BuildSpec(kind="binary"),
+        relations=RelationFields(depends=(AUTO,)),
+        build=BinaryBuild(binary=tmp_path / "hello"),
     )
     return dataclasses.replace(recipe, **changes)  # type: ignore[arg-type]  # test-chosen fields
 
@@ -324,7 +337,7 @@ def test_mtimes_before_1975_are_raised_to_1975(tmp_path: Path) -> None:
 
 def test_a_prebuilt_binary_is_dated_by_itself_not_its_directory(tmp_path: Path) -> None:
     root = _tree(tmp_path / "bin", {"hello": 1710000000, "unrelated": 1790000000})
-    recipe = _recipe(root, recipe_file=root / "hello", build=BuildSpec(kind="binary", binary=root / "hello"))
+    recipe = _recipe(root, recipe_file=root / "hello", build=BinaryBuild(binary=root / "hello"))
     assert source_date_epoch(recipe, {}).epoch == 1710000000
 
 
@@ -371,7 +384,7 @@ def test_script_without_marker_is_kept_as_is(tmp_path: Path) -> None:
 def test_systemd_snippets_go_where_the_marker_stands(tmp_path: Path) -> None:
     script = _script(tmp_path, "postinst", "#!/bin/sh\nset -e\n#DEBHELPER#\necho done\n")
     recipe = _recipe(tmp_path, scripts=(script,), systemd=(_units(tmp_path),))
-    postinst = maintainer_scripts(recipe)["postinst"].decode()
+    postinst = render_maintainer_scripts(recipe)["postinst"].decode()
     head, _, tail = postinst.partition("deb-systemd-helper unmask 'hello.service'")
     assert head.startswith("#!/bin/sh\nset -e\n")
     assert tail.endswith("echo done\n")
@@ -379,7 +392,7 @@ def test_systemd_snippets_go_where_the_marker_stands(tmp_path: Path) -> None:
 
 
 def test_systemd_units_without_scripts_get_generated_ones(tmp_path: Path) -> None:
-    scripts = maintainer_scripts(_recipe(tmp_path, systemd=(_units(tmp_path),)))
+    scripts = render_maintainer_scripts(_recipe(tmp_path, systemd=(_units(tmp_path),)))
     assert sorted(scripts) == ["postinst", "postrm", "prerm"]
     assert all(body.startswith(b"#!/bin/sh\nset -e\n") for body in scripts.values())
     assert b"deb-systemd-helper purge 'hello.service'" in scripts["postrm"]
@@ -392,14 +405,14 @@ def test_disabled_unit_is_neither_enabled_nor_started(tmp_path: Path) -> None:
 
 
 def test_generated_scripts_pass_sh_syntax_check(tmp_path: Path) -> None:
-    for name, body in maintainer_scripts(_recipe(tmp_path, systemd=(_units(tmp_path),))).items():
+    for name, body in render_maintainer_scripts(_recipe(tmp_path, systemd=(_units(tmp_path),))).items():
         path = tmp_path / name
         path.write_bytes(body)
         subprocess.run(["sh", "-n", path], check=True)
 
 
 def test_lintian_overrides_carry_their_reason() -> None:
-    text = lintian_overrides("hello", [LintianOverride(tag="no-manual-page", reason="a demo")])
+    text = render_lintian_overrides("hello", [LintianOverride(tag="no-manual-page", reason="a demo")])
     assert text == "# a demo\nhello: no-manual-page\n"
     assert GENERATED_CHANGELOG_OVERRIDE.tag == "initial-upload-closes-no-bugs"
 
@@ -433,6 +446,11 @@ def elfs(tmp_path_factory: pytest.TempPathFactory) -> _Elfs:
     return _Elfs(libfoo=libs["foo"], hello=hello, hello_bar=hello_bar)
 
 
+# What the packages' control areas hold for dpkg-shlibdeps (rootfs puts them in the dpkg database).
+LIBC_SHLIBS = b"libc 6 libc6 (>= 2.36)\n"
+LIBFOO_SYMBOLS = b"libfoo.so.1 libfoo1 #MINVER#\n* Build-Depends-Package: libfoo-dev\n foo@Base 1.0\n"
+
+
 @pytest.fixture(scope="module")
 def archive(elfs: _Elfs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
     """libc6 and libfoo1 with their real arm64 libraries, the -dev packages a recipe build-depends on."""
@@ -441,11 +459,12 @@ def archive(elfs: _Elfs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
     key = make_key(tmp_path_factory.mktemp("key"))
     packages: list[dict[str, Any]] = [
         {"Package": "libc6", "Version": "2.36-9", "Multi-Arch": "same",
-         "files": {"lib/aarch64-linux-gnu/libc.so.6": CROSS_LIBC.read_bytes()}},
+         "files": {"lib/aarch64-linux-gnu/libc.so.6": CROSS_LIBC.read_bytes(), "DEBIAN/shlibs": LIBC_SHLIBS}},
         {"Package": "libc6-dev", "Version": "2.36-9", "Multi-Arch": "same", "Depends": "libc6 (= 2.36-9)"},
         {"Package": "libgcc-s1", "Version": "12.2.0-14", "Multi-Arch": "same"},
         {"Package": "libfoo1", "Version": "1.0-1", "Multi-Arch": "same", "Depends": "libc6",
-         "files": {f"{MULTIARCH_LIB}/libfoo.so.1": elfs.libfoo.read_bytes()}},
+         "files": {f"{MULTIARCH_LIB}/libfoo.so.1": elfs.libfoo.read_bytes(),
+                   "DEBIAN/symbols": LIBFOO_SYMBOLS}},
         {"Package": "libfoo-dev", "Version": "1.0-1", "Multi-Arch": "same", "Depends": "libfoo1 (= 1.0-1)"},
     ]  # fmt: skip
     # No by-hash copies: every Contents request then has "Contents" in its path, so none slips past.
@@ -461,14 +480,17 @@ def test_sonames_the_build_sysroot_knows_never_fetch_contents(
     archive: Repo, elfs: _Elfs, tmp_path: Path
 ) -> None:
     cache = Cache(tmp_path / "cache").ensure()
-    with serve(archive.root, faults=NO_CONTENTS) as server:
+    with serve(archive.root, faults=NO_CONTENTS) as server, Session(cache=cache) as session:
         target = archive.target(server.url)
         # The build-depends tree exactly as the builder lays it out (debforge/builder/rust.py).
-        build_root = make_sysroot(target, ["libfoo-dev"], cache, NullReporter()).path
+        build_root = make_sysroot(session, target, ["libfoo-dev"]).path
         runtime = runtime_sysroot(
-            [elfs.hello], target, cache, NullReporter(), offline=False, build_root=build_root,
+            session,
+            [read_elf(elfs.hello)],
+            target,
+            build_root=build_root,
             recipe_file=tmp_path / "debforge.toml",
-        )  # fmt: skip
+        )
     assert [record.name for record in runtime.closure.packages] == ["libc6", "libfoo1"]
     assert (runtime.sysroot.path / MULTIARCH_LIB / "libfoo.so.1").is_file()
     assert any("Packages" in path for path in server.paths())  # the server was used at all
@@ -481,12 +503,13 @@ def test_unknown_soname_with_unreadable_contents_says_which_build_depends_to_add
 ) -> None:
     cache = Cache(tmp_path / "cache").ensure()
     recipe_file = tmp_path / "debforge.toml"
-    with serve(archive.root, faults=NO_CONTENTS) as server:
+    with serve(archive.root, faults=NO_CONTENTS) as server, Session(cache=cache) as session:
         target = archive.target(server.url)
-        build_root = make_sysroot(target, ["libfoo-dev"], cache, NullReporter()).path
+        build_root = make_sysroot(session, target, ["libfoo-dev"]).path
         with pytest.raises(PackageError) as caught:
-            runtime_sysroot([elfs.hello_bar], target, cache, NullReporter(), offline=False,
-                            build_root=build_root, recipe_file=recipe_file)  # fmt: skip
+            runtime_sysroot(
+                session, [read_elf(elfs.hello_bar)], target, build_root=build_root, recipe_file=recipe_file
+            )
     message = str(caught.value)
     # Only the soname the build sysroot lacks is named: libfoo.so.1 and libc.so.6 were found there.
     assert message.startswith(
@@ -496,3 +519,158 @@ def test_unknown_soname_with_unreadable_contents_says_which_build_depends_to_add
     advice = f"add the -dev package that ships it to build-depends in {recipe_file} so it is found without"
     assert message.endswith(f"{advice} Contents")
     assert any("Contents-arm64" in path for path in server.paths())
+
+
+# --- --offline reaches every download of `package` ---------------------------------------------------
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+
+
+def _cargo_recipe_needing_libfoo(tmp_path: Path) -> Recipe:
+    """recipes/hello-ssl, copied, with build-depends the local archive has (libfoo-dev)."""
+    from debforge.recipe import load_recipe
+
+    project = tmp_path / "project"
+    shutil.copytree(RECIPES / "hello-ssl", project, ignore=shutil.ignore_patterns("target"))
+    toml = project / "debforge.toml"
+    toml.write_text(
+        toml.read_text().replace('build-depends = ["libssl-dev"]', 'build-depends = ["libfoo-dev"]')
+    )
+    return load_recipe(project, arch="arm64", reporter=NullReporter())
+
+
+@pytest.mark.integration
+def test_package_offline_with_an_empty_cache_asks_the_mirror_nothing(archive: Repo, tmp_path: Path) -> None:
+    from debforge.pipeline import package
+
+    recipe = _cargo_recipe_needing_libfoo(tmp_path)
+    cache = Cache(tmp_path / "cache").ensure()
+    with serve(archive.root) as server, Session(cache=cache, offline=True) as session:
+        with pytest.raises(
+            OfflineError, match=r"InRelease from .* is not in the cache and --offline forbids"
+        ):
+            package(session, recipe, archive.target(server.url), out=tmp_path / "out")
+        assert server.requests == []
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.integration
+def test_package_offline_never_downloads_the_build_depends(archive: Repo, tmp_path: Path) -> None:
+    # The index is cached (and stale: ttl 0), the build-depends .debs are not. Offline, the build's
+    # sysroot must neither re-check the InRelease nor download libfoo-dev and its dependencies.
+    from debforge.archive import fetch_index
+    from debforge.pipeline import package
+
+    recipe = _cargo_recipe_needing_libfoo(tmp_path)
+    cache = Cache(tmp_path / "cache").ensure()
+    with serve(archive.root) as server:
+        target = archive.target(server.url)
+        with Session(cache=cache) as online:
+            fetch_index(online, target)
+        before = len(server.requests)
+        with Session(cache=cache, offline=True, ttl=0) as session, pytest.raises(OfflineError) as caught:
+            package(session, recipe, target, out=tmp_path / "out")
+        assert server.requests[before:] == []
+    assert str(caught.value).startswith("--offline forbids downloading ")
+    assert "libfoo-dev_1.0-1" in str(caught.value)
+    debs = [hashlib.sha256(deb.read_bytes()).hexdigest() for deb in archive.debs.values()]
+    assert [sha for sha in debs if cache.has_blob(sha)] == []
+
+
+# --- the shipped ELF files: read once, after repair; versioned build-depends raise minimums ---------
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "case",
+    [
+        (("libfoo-dev",), "libfoo1 (>= 1.0)"),  # unversioned: the symbols file's minimum, as before
+        (("libfoo-dev (>= 1.0-1)",), "libfoo1 (>= 1.0-1)"),  # dpkg-shlibdeps' Build-Depends-Package rule
+    ],
+)
+def test_each_shipped_elf_is_read_once_and_build_depends_versions_raise_the_minimum(
+    archive: Repo,
+    elfs: _Elfs,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: tuple[tuple[str, ...], str],
+) -> None:
+    build_depends, libfoo = case
+    # A built file with a foreign (Nix-style) loader that repair must fix, and an ELF "file" asset.
+    built = tmp_path / "a" / "hello"
+    built.parent.mkdir()
+    built.write_bytes(patch_elf(elfs.hello, interpreter=PurePosixPath("/nix/ld-linux-aarch64.so.1")))
+    greet = compile_c(tmp_path / "greet")
+    artifacts = Artifacts(files=(Artifact(source=built, name="hello", arch="arm64", sha256=""),))
+    asset = Asset(source=FileSource(path=greet), dest=PurePosixPath("/usr/bin/greet"), mode=0o755)
+    recipe = _recipe(tmp_path, build=BinaryBuild(binary=built, build_depends=build_depends), assets=(asset,))
+    reads: Counter[Path] = Counter()
+    facts = elf_read._facts  # every read_elf goes through it, whichever module imported read_elf
+
+    def counting(path: Path, elf: object) -> ElfInfo:
+        reads[path] += 1
+        return facts(path, elf)
+
+    cache = Cache(tmp_path / "cache").ensure()
+    with serve(archive.root, faults=NO_CONTENTS) as server, Session(cache=cache) as session:
+        target = archive.target(server.url)
+        artifacts = dataclasses.replace(artifacts, sysroot=make_sysroot(session, target, ["libfoo-dev"]).path)
+        monkeypatch.setattr(elf_read, "_facts", counting)
+        result = runtime_depends(session, recipe, target, artifacts)
+    assert [reads[path] for path in (built, greet)] == [1, 1]
+    # A sysroot library both files need is read at most once by the guard and once by the lookup.
+    assert max(reads.values()) == 2
+    assert [info.path for info in result.elfs] == [built, greet]
+    assert result.elfs[0].interpreter == target.ld_so  # the one read came after the repair
+    assert read_elf(built).interpreter == target.ld_so
+    assert [record.name for record in result.closure.packages] == ["libc6", "libfoo1"]
+    assert result.depends == f"libc6 (>= 2.36), {libfoo}"
+
+
+# --- the build record ------------------------------------------------------------------------------
+
+
+def test_build_record_is_the_json_document_the_record_file_always_held(tmp_path: Path) -> None:
+    recipe_bytes = b'[package]\nname = "hello"\n'
+    (tmp_path / "debforge.toml").write_bytes(recipe_bytes)
+    recipe = _recipe(tmp_path)
+    spec = PackageSpec(name="hello", version="1.2.3-1", arch="arm64", maintainer=recipe.maintainer,
+                       description="say hello", depends="libc6 (>= 2.36), libfoo1 (>= 1.0)")  # fmt: skip
+    deb = Package(path=tmp_path / "hello_1.2.3-1_arm64.deb", spec=spec, sha256="ab" * 32, size=2048,
+                  installed_size=12, control="")  # fmt: skip
+    dbgsym = Package(
+        path=tmp_path / "hello-dbgsym_1.2.3-1_arm64.deb", sha256="ef" * 32, size=1024, installed_size=4,
+        spec=dataclasses.replace(spec, name="hello-dbgsym", extra_fields={"Build-Ids": "1234abcd 5678ef00"}),
+        control="",
+    )  # fmt: skip
+    toolchain = (("rustc", "rustc 1.63.0"), ("cargo", "cargo 1.65.0"), ("cc", "aarch64-linux-gnu-gcc 12.2.0"))
+    artifacts = Artifacts(
+        files=(Artifact(source=tmp_path / "hello", name="hello", arch="arm64", sha256="cd" * 32),),
+        toolchain=toolchain,
+    )
+    packages = tuple(
+        PackageRecord(name=n, version=v, arch="arm64") for n, v in (("libc6", "2.36-9"), ("libfoo1", "1.0-1"))
+    )
+    closure = Closure(dist="bookworm", arch="arm64", roots=("libc6", "libfoo1"), packages=packages)
+    date = SourceDate(epoch=EPOCH, origin="env")
+    record = build_record(recipe, TARGET, deb, artifacts, closure, date=date, dbgsym=dbgsym)
+    # The dict build_record returned before it became a frozen BuildRecord, key for key.
+    before: dict[str, object] = {
+        "format": 1, "package": "hello", "version": "1.2.3-1", "architecture": "arm64",
+        "deb": "hello_1.2.3-1_arm64.deb", "sha256": "ab" * 32, "size": 2048, "installed_size": 12,
+        "depends": "libc6 (>= 2.36), libfoo1 (>= 1.0)",
+        "recipe": {"file": "debforge.toml", "sha256": hashlib.sha256(recipe_bytes).hexdigest()},
+        "target": {"dist": "bookworm", "arch": "arm64", "mirror": TARGET.mirror},
+        "source_date_epoch": {"value": EPOCH, "from": "env"},
+        "sysroot": ["libc6=2.36-9", "libfoo1=1.0-1"],
+        "toolchain": dict(toolchain),
+        "artifacts": [{"name": "hello", "sha256": "cd" * 32}],
+        "dbgsym": {"deb": dbgsym.path.name, "sha256": "ef" * 32, "size": 1024,
+                   "build_ids": ["1234abcd", "5678ef00"]},
+    }  # fmt: skip
+    assert record.text() == json.dumps(before, indent=2, sort_keys=True) + "\n"
+    assert json.dumps(record.to_json(), indent=2) + "\n" == record.text()  # `--json` prints the same text
+    without = build_record(recipe, TARGET, deb, artifacts, closure, date=date)
+    assert "dbgsym" not in without.to_json()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.depends = "x"  # type: ignore[misc]

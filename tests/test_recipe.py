@@ -10,7 +10,16 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from debforge.errors import RecipeError
-from debforge.recipe import AUTO, AssetSource, Recipe, binary_recipe, load_recipe
+from debforge.recipe import (
+    AUTO,
+    BinaryBuild,
+    BuiltSource,
+    CargoBuild,
+    FileSource,
+    Recipe,
+    binary_recipe,
+    load_recipe,
+)
 from debforge.recipe.debian import check_version, full_version, mangle_cargo_version, parse_relation_group
 from debforge.report import NullReporter
 
@@ -89,12 +98,13 @@ def native(root: Path, text: str = NATIVE_MINIMAL, **files: str) -> Path:
 def test_hello_ssl_recipe() -> None:
     recipe = load(RECIPES / "hello-ssl")
     assert (recipe.name, recipe.version, recipe.deb_version) == ("hello-ssl", "0.1.0", "0.1.0-1")
-    assert recipe.build.kind == "cargo"
+    assert isinstance(recipe.build, CargoBuild) and recipe.build.kind == "cargo"
     assert recipe.build.build_depends == ("libssl-dev",)
     assert recipe.build.binaries == ("hello-ssl",)
+    assert recipe.build.manifest == RECIPES / "hello-ssl" / "Cargo.toml"
     assert recipe.relations.depends == (AUTO,) and recipe.relations.auto
     [asset] = recipe.assets
-    assert asset.source == AssetSource(kind="built", name="hello-ssl")
+    assert asset.source == BuiltSource(name="hello-ssl")
     assert (asset.dest, asset.mode) == (PurePosixPath("/usr/bin/hello-ssl"), 0o755)
     assert recipe.test is not None and (recipe.test.run, recipe.test.expect) == ("hello-ssl", "OpenSSL 3")
     assert recipe.changelog is not None and recipe.changelog.read_text().startswith("hello-ssl (0.1.0-1)")
@@ -119,7 +129,7 @@ def test_cargo_deb_style_recipe_without_debforge_toml() -> None:
     assert (recipe.name, recipe.deb_version) == ("cargo-deb-style", "0.2.0~beta.1-1")
     assert recipe.build.binaries == ("greet",)
     dests = {str(a.dest): a for a in recipe.assets}
-    assert dests["/usr/bin/greet"].source == AssetSource(kind="built", name="greet")
+    assert dests["/usr/bin/greet"].source == BuiltSource(name="greet")
     assert dests["/usr/bin/greet"].mode == 0o755
     assert recipe.conffiles == (PurePosixPath("/etc/cargo-deb-style/greeting.conf"),)
     assert recipe.copyright == "2024, debforge developers <debforge@example.org>"
@@ -134,7 +144,7 @@ def test_every_shipped_recipe_loads(recipe_dir: str) -> None:
     assert recipe.name and recipe.deb_version and recipe.maintainer and recipe.description
     assert check_version(recipe.deb_version) is None
     for asset in recipe.assets:
-        assert asset.source.kind == "built" or (asset.source.path is not None and asset.source.path.is_file())
+        assert isinstance(asset.source, BuiltSource) or asset.source.path.is_file()
 
 
 def test_recipe_is_frozen_and_hashable() -> None:
@@ -150,7 +160,7 @@ def test_recipe_is_frozen_and_hashable() -> None:
 def test_native_binary_recipe_defaults(tmp_path: Path) -> None:
     recipe = load(native(tmp_path))
     assert (recipe.deb_version, recipe.priority, recipe.build.kind) == ("2.0-1", "optional", "binary")
-    assert recipe.build.binary == tmp_path / "bin/demo"
+    assert recipe.build == BinaryBuild(binary=tmp_path / "bin/demo")
     [asset] = recipe.assets  # $auto for a prebuilt binary: /usr/bin/<file name>
     assert (asset.source.name, asset.dest) == ("demo", PurePosixPath("/usr/bin/demo"))
     assert recipe.relations.depends == (AUTO,)
@@ -337,7 +347,7 @@ def test_cargo_deb_variant_is_merged(tmp_path: Path) -> None:
     assert recipe.build.features == ("lite",)
     dests = {str(a.dest): a for a in recipe.assets}
     conf = dests["/etc/my-tool/tool.conf"]
-    assert conf.source.path == root / "b.conf" and conf.mode == 0o600
+    assert conf.source == FileSource(path=root / "b.conf") and conf.mode == 0o600
     assert "/usr/share/my-tool/extra.txt" in dests
     assert load(root).name == "my-tool"
     assert "there is no variant 'full' (variants: lite)" in error_of_variant(root, "full")
@@ -590,7 +600,7 @@ def test_binary_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEBEMAIL", "jane@example.org")
     recipe = binary_recipe(binary, name="foo", version="1.2.3")
     assert (recipe.deb_version, recipe.maintainer) == ("1.2.3-1", "Jane Doe <jane@example.org>")
-    assert recipe.build.kind == "binary" and recipe.build.binary == binary
+    assert recipe.build == BinaryBuild(binary=binary) and recipe.build.kind == "binary"
     assert recipe.relations.auto
     assert [str(a.dest) for a in recipe.assets] == ["/usr/bin/foo"]
     with pytest.raises(RecipeError, match="--version 'v1' is not a valid Debian version"):

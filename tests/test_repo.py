@@ -12,7 +12,18 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from debforge.errors import RepoError
-from debforge.repo import add_debs, export_key, init_repo, list_packages, pool, prune, publish, remove
+from debforge.repo import (
+    KeyOptions,
+    Labels,
+    add_debs,
+    export_key,
+    init_repo,
+    list_packages,
+    pool,
+    prune,
+    publish,
+    remove,
+)
 from debforge.repo.debfile import read_deb
 from debforge.repo.render import (
     IndexFile,
@@ -197,7 +208,12 @@ def test_stanza_drops_archive_fields_from_control(tmp_path: Path) -> None:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    init_repo(root, dists=["bookworm", "trixie"], arches=["arm64", "amd64"], origin="Test", label="Test")
+    init_repo(
+        root,
+        dists=["bookworm", "trixie"],
+        arches=["arm64", "amd64"],
+        labels=Labels(origin="Test", label="Test"),
+    )
     return root
 
 
@@ -259,7 +275,7 @@ def test_remove_and_prune(repo: Path, tmp_path: Path, gpg_key: tuple[Path, str])
     assert [p.version for p in done.packages] == ["1.0", "1.9"]
     pool_file = repo / "pool/main/a/app/app_1.9_arm64.deb"
     assert pool_file.exists()  # still listed by the published Release until the next publish
-    result = publish(repo, date=DATE, gpg_home=home, sign_key=fpr)
+    result = publish(repo, date=DATE, key=KeyOptions(gpg_home=home, sign_key=fpr))
     assert not pool_file.exists()
     assert "pool/main/a/app/app_1.9_arm64.deb" in result.removed_files
     removed = remove(repo, "app", "1.10")
@@ -281,7 +297,9 @@ def test_publish_writes_a_verifiable_repository(
 ) -> None:
     home, fpr = gpg_key
     add_debs(repo, [make_deb(tmp_path, "hello", "1.0", "arm64"), make_deb(tmp_path, "doc", "1", "all")])
-    result = publish(repo, date=DATE, valid_for=timedelta(days=30), gpg_home=home, sign_key=fpr)
+    result = publish(
+        repo, date=DATE, valid_for=timedelta(days=30), key=KeyOptions(gpg_home=home, sign_key=fpr)
+    )
     assert result.signed and result.changed
     dist = repo / "dists/bookworm"
     release = (dist / "Release").read_text()
@@ -311,19 +329,21 @@ def test_publish_writes_a_verifiable_repository(
         check=True,
         capture_output=True,
     )
-    assert "BEGIN PGP PUBLIC KEY BLOCK" in export_key(repo, gpg_home=home, sign_key=fpr)
+    assert "BEGIN PGP PUBLIC KEY BLOCK" in export_key(repo, KeyOptions(gpg_home=home, sign_key=fpr))
 
 
 @pytest.mark.integration
 def test_publish_is_idempotent(repo: Path, tmp_path: Path, gpg_key: tuple[Path, str]) -> None:
     home, fpr = gpg_key
     add_debs(repo, [make_deb(tmp_path, "hello", "1.0", "arm64")])
-    publish(repo, date=DATE, gpg_home=home, sign_key=fpr)
+    publish(repo, date=DATE, key=KeyOptions(gpg_home=home, sign_key=fpr))
     before = tree_bytes(repo)
-    again = publish(repo, date=DATE, gpg_home=home, sign_key=fpr)
+    again = publish(repo, date=DATE, key=KeyOptions(gpg_home=home, sign_key=fpr))
     assert not again.changed
     assert tree_bytes(repo) == before  # not a byte, signatures included
-    later = publish(repo, gpg_home=home, sign_key=fpr)  # a new Date: only Release and signatures change
+    later = publish(
+        repo, key=KeyOptions(gpg_home=home, sign_key=fpr)
+    )  # a new Date: only Release and signatures change
     after = tree_bytes(repo)
     differing = {k for k in before if before[k] != after.get(k)}
     assert later.changed
@@ -344,7 +364,7 @@ def test_by_hash_keeps_recent_generations(repo: Path, tmp_path: Path, gpg_key: t
     seen: list[set[str]] = []
     for i in range(4):
         add_debs(repo, [make_deb(tmp_path, "app", f"1.{i}", "arm64")])
-        publish(repo, date=DATE, gpg_home=home, sign_key=fpr, keep_generations=2)
+        publish(repo, date=DATE, key=KeyOptions(gpg_home=home, sign_key=fpr), keep_generations=2)
         seen.append({p.name for p in by_hash.iterdir()})
     assert len(seen[-1]) == 6  # Packages, .gz, .xz of the current and the previous publish
     assert not seen[0] & seen[-1]
@@ -353,7 +373,7 @@ def test_by_hash_keeps_recent_generations(repo: Path, tmp_path: Path, gpg_key: t
 def test_publish_refuses_without_key(repo: Path, tmp_path: Path) -> None:
     add_debs(repo, [make_deb(tmp_path, "hello", "1.0", "arm64")])
     with pytest.raises(RepoError, match="no signing key is configured"):
-        publish(repo, env={})
+        publish(repo, key=KeyOptions(env={}))
     assert not (repo / "dists").exists()  # validated before writing anything
 
 
@@ -363,7 +383,7 @@ def test_publish_refuses_a_key_not_in_the_keyring(repo: Path, tmp_path: Path) ->
     empty = tmp_path / "empty-gnupg"
     empty.mkdir(mode=0o700)
     with pytest.raises(RepoError, match="signing key DEADBEEF is not in"):
-        publish(repo, env={"DEBFORGE_SIGN_KEY": "DEADBEEF", "GNUPGHOME": str(empty)})
+        publish(repo, key=KeyOptions(env={"DEBFORGE_SIGN_KEY": "DEADBEEF", "GNUPGHOME": str(empty)}))
 
 
 @pytest.mark.integration
@@ -397,7 +417,7 @@ def test_private_key_and_passphrase_from_environment(repo: Path, tmp_path: Path)
         "PATH": os.environ["PATH"],
     }
     with pytest.raises(RepoError, match="gpg could not sign"):
-        publish(repo, env=env)
-    result = publish(repo, env={**env, "DEBFORGE_SIGN_PASSPHRASE": "s3cret"})
+        publish(repo, key=KeyOptions(env=env))
+    result = publish(repo, key=KeyOptions(env={**env, "DEBFORGE_SIGN_PASSPHRASE": "s3cret"}))
     assert result.signed
     assert (repo / "dists/bookworm/InRelease").read_text().startswith("-----BEGIN PGP SIGNED MESSAGE-----")

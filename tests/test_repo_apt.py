@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from debforge.repo import add_debs, export_key, init_repo, publish
+from debforge.repo import KeyOptions, add_debs, export_key, init_repo, publish
 from debforge.repo.render import parse_release_hashes
 from tests.conftest import require_tool
 from tests.test_repo import gpg_key, make_deb
@@ -107,16 +107,16 @@ def signed_repo(tmp_path: Path, gpg_key: tuple[Path, str]) -> tuple[Path, Path]:
     """A published bookworm repo with hello (arm64 and amd64) and hello-doc (all); (root, armored key)."""
     home, fpr = gpg_key
     root = tmp_path / "repo"
-    init_repo(root, dists=["bookworm"], arches=["arm64", "amd64"], sign_key=fpr)
+    init_repo(root, dists=["bookworm"], arches=["arm64", "amd64"], key=KeyOptions(sign_key=fpr))
     debs = tmp_path / "debs"
     debs.mkdir()
     add_debs(
         root, [make_deb(debs, "hello", "1.0-1", a, extra="Depends: hello-doc\n") for a in ("arm64", "amd64")]
     )
     add_debs(root, [make_deb(debs, "hello-doc", "1.0-1", "all", extra="Multi-Arch: foreign\n")])
-    publish(root, gpg_home=home)
+    publish(root, key=KeyOptions(gpg_home=home))
     key = tmp_path / "debforge-test.asc"  # apt reads armored keys only with the .asc suffix
-    key.write_text(export_key(root, gpg_home=home))
+    key.write_text(export_key(root, KeyOptions(gpg_home=home)))
     return root, key
 
 
@@ -165,7 +165,7 @@ def test_apt_refuses_an_unsigned_repository(tmp_path: Path, gpg_key: tuple[Path,
     publish(root, unsigned=True)
     assert not (root / "dists/bookworm/InRelease").exists()
     key = tmp_path / "k.asc"
-    key.write_text(export_key(root, gpg_home=home, sign_key=fpr))
+    key.write_text(export_key(root, KeyOptions(gpg_home=home, sign_key=fpr)))
     apt = Apt(tmp_path / "apt")
     with serve(root) as url:
         apt.sources(f"deb [signed-by={key}] {url} bookworm main")
@@ -179,10 +179,10 @@ def test_reader_never_sees_a_mismatch_during_publishes(tmp_path: Path, gpg_key: 
     """Poll InRelease and every index it lists by hash while 20 publishes change the repository."""
     home, fpr = gpg_key
     root = tmp_path / "repo"
-    init_repo(root, dists=["bookworm"], arches=["arm64"], sign_key=fpr)
+    init_repo(root, dists=["bookworm"], arches=["arm64"], key=KeyOptions(sign_key=fpr))
     debs = [make_deb(tmp_path, "app", f"1.{i}", "arm64") for i in range(21)]
     add_debs(root, debs[:1])
-    publish(root, gpg_home=home)
+    publish(root, key=KeyOptions(gpg_home=home))
     stop = threading.Event()
     stats = {"reads": 0, "checked": 0, "mismatches": 0, "gone": 0}
     errors: list[str] = []
@@ -209,7 +209,7 @@ def test_reader_never_sees_a_mismatch_during_publishes(tmp_path: Path, gpg_key: 
         thread.start()
         for deb in debs[1:]:
             add_debs(root, [deb])
-            publish(root, gpg_home=home)
+            publish(root, key=KeyOptions(gpg_home=home))
         stop.set()
         thread.join(timeout=30)
     assert stats["mismatches"] == 0, errors
@@ -238,7 +238,8 @@ x = r.add_parser("prune"); x.add_argument("--repo", type=Path); x.add_argument("
 o = p.parse_args()
 if o.sub == "init":
     repo.init_repo(o.repo, dists=o.dist, components=o.component, arches=o.arch.split(","),
-                   origin=o.origin, label=o.label, sign_key=o.sign_key)
+                   labels=repo.Labels(origin=o.origin, label=o.label),
+                   key=repo.KeyOptions(sign_key=o.sign_key))
 elif o.sub == "add":
     repo.add_debs(o.repo, [Path(d) for d in o.debs], dist=o.dist)
 elif o.sub == "prune":

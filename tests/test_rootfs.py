@@ -19,7 +19,7 @@ from debforge.archive.index import PackageRecord
 from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.errors import RootfsError
-from debforge.report import NullReporter
+from debforge.session import Session
 from tests.conftest import require_tool
 
 TARGET = make_target("bookworm", "arm64")
@@ -321,7 +321,7 @@ def test_build_sysroot_caches_and_clones(tmp_path: Path, monkeypatch: pytest.Mon
         calls.append(1)
         real_fill(*args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rootfs, "fetch_debs", lambda records, cache, reporter: debs)
+    monkeypatch.setattr(rootfs, "fetch_debs", lambda session, records: debs)
     monkeypatch.setattr(rootfs, "fill_tree", counting_fill)
     cache = Cache(tmp_path / "cache").ensure()
     barrier = threading.Barrier(2)
@@ -329,7 +329,8 @@ def test_build_sysroot_caches_and_clones(tmp_path: Path, monkeypatch: pytest.Mon
 
     def build() -> None:
         barrier.wait()
-        results.append(rootfs.build_sysroot(closure, TARGET, cache, NullReporter(), read_only=True))
+        with Session(cache=cache) as session:
+            results.append(rootfs.build_sysroot(session, closure, TARGET, read_only=True))
 
     threads = [threading.Thread(target=build) for _ in range(2)]
     for t in threads:
@@ -338,7 +339,8 @@ def test_build_sysroot_caches_and_clones(tmp_path: Path, monkeypatch: pytest.Mon
         t.join()
     assert len(results) == 2 and results[0].path == results[1].path
     assert calls == [1]
-    clone = rootfs.build_sysroot(closure, TARGET, cache, NullReporter())
+    with Session(cache=cache) as session:
+        clone = rootfs.build_sysroot(session, closure, TARGET)
     assert clone.path != results[0].path
     assert (clone.path / "usr/bin/p").stat().st_ino == (results[0].path / "usr/bin/p").stat().st_ino
     out = rootfs.export_tree(results[0], tmp_path / "out")
@@ -353,7 +355,7 @@ from pathlib import Path
 from debforge import rootfs
 from debforge.cache import Cache
 from debforge.dists import make_target
-from debforge.report import NullReporter
+from debforge.session import Session
 from tests.test_rootfs import _closure
 from debforge.rootfs import extract
 real = extract._extract_member
@@ -363,9 +365,9 @@ def slow(*a, **k):
     time.sleep(30)
 extract._extract_member = slow
 closure, debs = _closure(Path(sys.argv[1]))
-rootfs.fetch_debs = lambda records, cache, reporter: debs
+rootfs.fetch_debs = lambda session, records: debs
 cache = Cache(Path(sys.argv[2])).ensure()
-rootfs.build_sysroot(closure, make_target("bookworm", "arm64"), cache, NullReporter())
+rootfs.build_sysroot(Session(cache=cache), closure, make_target("bookworm", "arm64"))
 """
 
 
@@ -385,8 +387,9 @@ def test_kill_during_extraction_leaves_no_entry(tmp_path: Path, monkeypatch: pyt
     proc.stdout.close()
     assert not list((cache.root / "trees").iterdir())
     closure, debs = _closure(tmp_path)
-    monkeypatch.setattr(rootfs, "fetch_debs", lambda records, cache, reporter: debs)
-    again = rootfs.build_sysroot(closure, TARGET, cache, NullReporter(), read_only=True)
+    monkeypatch.setattr(rootfs, "fetch_debs", lambda session, records: debs)
+    with Session(cache=cache) as session:
+        again = rootfs.build_sysroot(session, closure, TARGET, read_only=True)
     assert (again.path / "usr/bin/p").read_bytes() == b"p"
     assert [p.name for p in (cache.root / "trees").iterdir()] == [again.path.name]
 

@@ -11,7 +11,7 @@ from debforge.archive.version import compare_versions
 from debforge.dists import make_target
 from debforge.elf import read_elf
 from debforge.errors import ElfError
-from debforge.shlibdeps import compute_depends, library_packages, resolve_depends
+from debforge.shlibdeps import build_depends_minimums, compute_depends, library_packages, resolve_depends
 from tests.conftest import require_tool
 from tests.helpers.elfs import compile_c
 
@@ -85,9 +85,33 @@ def test_or_templates_and_build_depends_package(hello: Path, tmp_path: Path) -> 
     root = _sysroot(tmp_path, symbols=symbols, libm=LIBM.replace("libc6", "libm-fake"))
     # The deprecated (#MISSING) symbol still counts for the file's smallest version, as in dpkg.
     assert compute_depends([hello], root, target=TARGET) == "libc6 (>= 2.17) | libc6-alt, libm-fake (>= 2.17)"
-    got = resolve_depends([hello], root, target=TARGET, build_depends={"libc6-dev": "2.36"})
+    got = resolve_depends([read_elf(hello)], root, target=TARGET, build_depends={"libc6-dev": "2.36"})
     assert got.depends == "libc6 (>= 2.36) | libc6-alt, libm-fake (>= 2.17)"
     assert {lib.source for lib in got.libraries} == {"symbols"}
+
+
+@pytest.mark.parametrize(
+    ("build_depends", "expected"),
+    [
+        ((), "libc6 (>= 2.17), libm-fake (>= 2.17)"),  # no versions: the symbols file's minimum
+        (("libc6-dev",), "libc6 (>= 2.17), libm-fake (>= 2.17)"),
+        (("libc6-dev (>= 2.36)",), "libc6 (>= 2.36), libm-fake (>= 2.17)"),
+        (
+            ("libc6-dev (>> 2.30) | libc6-dev-alt", "libc6-dev (>= 2.28)"),
+            "libc6 (>= 2.30), libm-fake (>= 2.17)",
+        ),
+        (("libc6-dev (= 2.36)", "libc6-dev (<< 3)"), "libc6 (>= 2.17), libm-fake (>= 2.17)"),  # not minimums
+        (("libm-fake-dev (>= 9)",), "libc6 (>= 2.17), libm-fake (>= 2.17)"),  # no Build-Depends-Package
+        (("libc6-dev (>= 2.1)",), "libc6 (>= 2.17), libm-fake (>= 2.17)"),  # raises, never lowers
+    ],
+)
+def test_versioned_build_depends_raise_the_build_depends_package_minimum(
+    hello: Path, tmp_path: Path, build_depends: tuple[str, ...], expected: str
+) -> None:
+    symbols = "libc.so.6 libc6 #MINVER#\n* Build-Depends-Package: libc6-dev\n puts@GLIBC_2.17 2.17\n"
+    root = _sysroot(tmp_path, symbols=symbols, libm=LIBM.replace("libc6", "libm-fake"))
+    minimums = build_depends_minimums(build_depends)
+    assert resolve_depends([read_elf(hello)], root, target=TARGET, build_depends=minimums).depends == expected
 
 
 def test_shlibs_file_is_the_fallback(hello: Path, tmp_path: Path) -> None:

@@ -12,10 +12,11 @@ import pytest
 
 from debforge import testinstall
 from debforge.cache import Cache
-from debforge.deb import FileEntry, PackageSpec, write_deb
+from debforge.deb import FileFromBytes, PackageSpec, write_deb
 from debforge.dists import make_target
-from debforge.errors import TestInstallError as InstallError  # a Test* name pytest would collect
+from debforge.errors import InstallCheckError as InstallError
 from debforge.report import NullReporter
+from debforge.session import Session
 from debforge.testinstall.parse import (
     Unmet,
     explain_unmet,
@@ -210,7 +211,7 @@ def small_spec(**changes: object) -> PackageSpec:
         "arch": "arm64",
         "maintainer": "t <t@example.org>",
         "description": "demo\n A demo.",
-        "files": (FileEntry(dest=PurePosixPath("/usr/share/demo/x"), data=b"x"),),
+        "files": (FileFromBytes(dest=PurePosixPath("/usr/share/demo/x"), data=b"x"),),
     }
     fields.update(changes)
     return PackageSpec(**fields)  # type: ignore[arg-type]
@@ -280,7 +281,7 @@ def test_a_deb_for_another_arch_is_refused_before_any_container(tmp_path: Path) 
     deb = write_deb(small_spec(arch="amd64"), tmp_path, reporter=NullReporter()).path
     target = make_target("bookworm", "arm64")
     with pytest.raises(InstallError, match="built for amd64, but the target is bookworm/arm64") as info:
-        testinstall.test_install([deb], target, Cache(tmp_path / "cache"), NullReporter())
+        testinstall.check_install(Session(cache=Cache(tmp_path / "cache")), [deb], target)
     assert info.value.hint == "test it with --arch amd64, or build it for arm64"
 
 
@@ -288,9 +289,9 @@ def test_expect_without_run_is_refused(tmp_path: Path) -> None:
     deb = write_deb(small_spec(), tmp_path, reporter=NullReporter()).path
     target = make_target("bookworm", "arm64")
     with pytest.raises(InstallError, match="--expect needs a command"):
-        testinstall.test_install([deb], target, Cache(tmp_path / "c"), NullReporter(), expect="x")
+        testinstall.check_install(Session(cache=Cache(tmp_path / "c")), [deb], target, expect="x")
     with pytest.raises(InstallError, match=r"no \.deb"):
-        testinstall.test_install([], target, Cache(tmp_path / "c"), NullReporter())
+        testinstall.check_install(Session(cache=Cache(tmp_path / "c")), [], target)
 
 
 def test_report_ok_json_and_enter() -> None:
@@ -298,18 +299,33 @@ def test_report_ok_json_and_enter() -> None:
         name="install", ok=True, seconds=1.234, output_tail="done", detail="installed x"
     )
     bad = testinstall.StepResult(name="run", ok=False, seconds=0.5, output_tail="boom", detail="`x` exited 1")
-    report = testinstall.TestReport(
+    report = testinstall.InstallReport(
         target="bookworm/arm64", packages=("x",), steps=(good,), container_id="abc"
     )
     assert report.ok
     assert report.enter == "docker exec -it abc bash"
-    failed = testinstall.TestReport(target="bookworm/arm64", packages=("x",), steps=(good, bad))
+    failed = testinstall.InstallReport(target="bookworm/arm64", packages=("x",), steps=(good, bad))
     assert not failed.ok
     assert failed.enter is None
-    assert not testinstall.TestReport(target="t", packages=(), steps=()).ok
+    assert not testinstall.InstallReport(target="t", packages=(), steps=()).ok
     doc = failed.to_json()
     assert doc["ok"] is False
     assert doc["steps"] == [
         {"name": "install", "ok": True, "seconds": 1.23, "detail": "installed x", "output_tail": "done"},
         {"name": "run", "ok": False, "seconds": 0.5, "detail": "`x` exited 1", "output_tail": "boom"},
     ]
+
+
+def test_file_list_verdict_is_a_named_outcome() -> None:
+    from debforge.testinstall.steps import files_verdict
+
+    clean = files_verdict((), ())
+    assert clean == testinstall.Outcome(
+        ok=True, output="", detail="the file list after the purge equals the one before installation"
+    )
+    dirty = files_verdict(("/var/lib/x",), ("/usr/bin/ls",))
+    assert not dirty.ok
+    assert dirty.output == "left behind: /var/lib/x\nmissing: /usr/bin/ls"
+    assert dirty.detail == (
+        "the purge left 1 file(s) behind: /var/lib/x; 1 file(s) of the base system are gone: /usr/bin/ls"
+    )

@@ -1,7 +1,8 @@
 """The Debian repository client: verified indexes, .deb downloads and Contents lookups.
 
 `fetch_index` is what most stages need; `download_packages` fetches .debs into the blob cache;
-`fetch_contents` answers "which package ships this path". Names are imported on first use
+`fetch_contents` answers "which package ships this path". Each takes the run's Session first (its
+cache, reporter, HTTP session, offline flag, ttl and retry policy). Names are imported on first use
 (PEP 562), so a warm `debforge show` loads only the modules it really runs.
 """
 
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
     from debforge.archive.contents import Contents, fetch_contents
     from debforge.archive.download import download_packages
     from debforge.archive.fetch import fetch_index
-    from debforge.archive.http import RetryPolicy
     from debforge.archive.index import (
         Origin,
         PackageIndex,
@@ -33,7 +33,6 @@ _WHERE = {
     "fetch_contents": "contents",
     "download_packages": "download",
     "fetch_index": "fetch",
-    "RetryPolicy": "http",
     "Origin": "index",
     "PackageIndex": "index",
     "PackageRecord": "index",
@@ -45,7 +44,7 @@ _WHERE = {
     "satisfies": "version",
 }
 __all__ = [
-    "Contents", "Origin", "PackageIndex", "PackageRecord", "Relation", "Relations", "RetryPolicy",
+    "Contents", "Origin", "PackageIndex", "PackageRecord", "Relation", "Relations",
     "compare_versions", "download_packages", "fetch_contents", "fetch_index", "format_relations",
     "index_from_packages", "parse_relations", "satisfies",
 ]  # fmt: skip

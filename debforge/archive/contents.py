@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from debforge.archive.fetch import decompress, index_entry, open_net, release_of, suite_state
-from debforge.archive.http import DEFAULT_RETRY, RetryPolicy
+from debforge.archive.fetch import decompress, index_entry, release_of, suite_state
 from debforge.archive.indexfile import download_index_file
-from debforge.cache import Cache
 from debforge.dists import Target
 
 _FORMAT = "v2"  # bump when filter_contents changes: it is part of the tree key
@@ -27,7 +25,7 @@ _KEPT = "lib.contents"  # format: see filter_contents (the tree key names the Co
 _LIB_LINE = re.compile(rb"^((?:usr/)?lib(?:32|64|x32)?/[^\n]*?)[ \t]+(\S+)$", re.MULTILINE)
 
 if TYPE_CHECKING:
-    from debforge.report import Reporter
+    from debforge.session import Session
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,31 +71,19 @@ def filter_contents(data: bytes) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
-def fetch_contents(
-    target: Target,
-    cache: Cache,
-    reporter: Reporter,
-    *,
-    ttl: float = 3600,
-    offline: bool = False,
-    retry: RetryPolicy = DEFAULT_RETRY,
-) -> Contents:
+def fetch_contents(session: Session, target: Target) -> Contents:
     """The Contents lookup of every suite of `target` that lists `<component>/Contents-<arch>`."""
-    cache.ensure()
+    cache = session.cache.ensure()
     kept: list[bytes] = []
-    with cache.lock("archive", on_wait=reporter.warning), open_net(retry) as net:
+    with cache.lock("archive", on_wait=session.reporter.warning):
         for suite in target.suites:
-            state = suite_state(
-                suite, target.keyring, cache, reporter, net, ttl=ttl, offline=offline, refresh=False
-            )
+            state = suite_state(session, suite, target.keyring, refresh=False)
             release = release_of(state, cache)
             for component in suite.components:
                 entry = index_entry(release, component, f"Contents-{target.arch}")
                 if entry is None or entry.size <= 20:  # noqa: PLR2004 - an empty .gz (security suites)
                     continue
-                blob = download_index_file(
-                    suite, release, entry, cache=cache, reporter=reporter, net=net, offline=offline
-                )
+                blob = download_index_file(session, suite, release, entry)
                 # Keyed by the blob used (its name is its SHA256): an older verified copy that
                 # stood in for a file the mirror could not serve must not pose as today's.
                 fill = functools.partial(_fill, blob=blob)

@@ -3,38 +3,34 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from debforge.archive.fetch import Net
-from debforge.archive.http import DEFAULT_RETRY, RetryPolicy
+from debforge.archive.http import Expected, fetch
 from debforge.archive.index import PackageRecord
-from debforge.cache import Cache
 from debforge.errors import ArchiveError, OfflineError
 
 if TYPE_CHECKING:
-    from debforge.report import Bar, Reporter
+    import requests
+
+    from debforge.report import Bar
+    from debforge.session import Session
 
 
 def download_packages(
-    records: Sequence[PackageRecord],
-    cache: Cache,
-    reporter: Reporter,
-    *,
-    jobs: int = 8,
-    offline: bool = False,
-    retry: RetryPolicy = DEFAULT_RETRY,
+    session: Session, records: Sequence[PackageRecord], *, jobs: int = 8
 ) -> dict[str, Path]:
     """sha256 → path of each record's verified .deb in the blob cache, downloading what is missing."""
-    cache.ensure()
+    cache = session.cache.ensure()
     unique = {r.sha256: r for r in records}
     for record in unique.values():
         if not record.sha256 or not record.url:
             raise ArchiveError(f"{record.name} {record.version} has no SHA256 or URL in the index")
     missing = [r for r in unique.values() if not cache.has_blob(r.sha256)]
-    if missing and offline:
+    if missing and session.offline:
         names = ", ".join(f"{r.name}_{r.version}" for r in missing[:10])
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""  # noqa: PLR2004 - list length
         raise OfflineError(
@@ -42,41 +38,57 @@ def download_packages(
             hint="run the same command once without --offline",
         )
     if missing:
-        _download_all(missing, cache, reporter, jobs=jobs, retry=retry)
+        _download_all(session, missing, jobs=jobs)
     return {sha: cache.blob(sha) for sha in unique}
 
 
-def _download_all(
-    missing: Sequence[PackageRecord], cache: Cache, reporter: Reporter, *, jobs: int, retry: RetryPolicy
-) -> None:
-    local = threading.local()  # one HTTP session per worker thread: requests sessions are not thread-safe
-    nets: list[Net] = []
+def _download_all(session: Session, missing: Sequence[PackageRecord], *, jobs: int) -> None:
     lock = threading.Lock()
 
-    def one(record: PackageRecord, bar: Bar) -> None:
-        net: Net | None = getattr(local, "net", None)
-        if net is None:
-            net = local.net = Net(retry)
-            with lock:
-                nets.append(net)
-
+    def one(record: PackageRecord, bar: Bar, http: requests.Session) -> None:
         def advance(n: int) -> None:
             with lock:
                 bar.advance(n)
 
         # Written beside its final name and renamed in only once size and SHA256 match.
-        dest = cache.blob(record.sha256)
         index = f"the Packages index of {record.suite}" if record.suite else "the Packages index"
-        net.get(record.url, dest, sha256=record.sha256, size=record.size, progress=advance, listed_by=index)
+        want = Expected(sha256=record.sha256, size=record.size, listed_by=index)
+        fetch(http, record.url, session.cache.blob(record.sha256), want=want, retry=session.retry,
+              progress=advance)  # fmt: skip
 
     total = sum(r.size for r in missing)
+    with (
+        _worker_sessions(session) as http_for_thread,
+        session.reporter.progress(f"Downloading {len(missing)} packages", total) as bar,
+        ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
+    ):
+        futures = [pool.submit(lambda r: one(r, bar, http_for_thread()), r) for r in missing]
+        for future in futures:
+            future.result()  # re-raises the first failure (the others finish or fail on their own)
+
+
+@contextmanager
+def _worker_sessions(session: Session) -> Iterator[Callable[[], requests.Session]]:
+    """One requests session per worker thread (a requests Session is not thread-safe), each with the
+    run's headers (`Session.http()`), all closed when the downloads are over."""
+    import requests  # noqa: PLC0415 - lazy: only a cold run downloads
+
+    headers = dict(session.http().headers)  # here, in one thread: Session.http() opens lazily
+    local = threading.local()
+    opened: list[requests.Session] = []
+    lock = threading.Lock()
+
+    def get() -> requests.Session:
+        http: requests.Session | None = getattr(local, "http", None)
+        if http is None:
+            http = local.http = requests.Session()
+            http.headers.update(headers)
+            with lock:
+                opened.append(http)
+        return http
+
     try:
-        with (
-            reporter.progress(f"Downloading {len(missing)} packages", total) as bar,
-            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
-        ):
-            for future in [pool.submit(one, r, bar) for r in missing]:
-                future.result()  # re-raises the first failure (the others finish or fail on their own)
+        yield get
     finally:
-        for net in nets:
-            net.close()
+        for http in opened:
+            http.close()

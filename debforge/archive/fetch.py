@@ -1,15 +1,15 @@
 """fetch_index: signed InRelease per suite → verified Packages files → compact PackageIndex.
 
 Freshness rule: a suite's InRelease is reused without any network while it was checked less than
-`ttl` seconds ago and its Valid-Until has not passed. Past that, debforge asks the mirror again
-with a conditional request (If-None-Match / If-Modified-Since). An expired Release is never used:
-it is an error, as in apt. `offline` never touches the network. The Packages files themselves come
-through indexfile.py (by-hash first, a small fallback chain, an older verified copy as last resort).
+`session.ttl` seconds ago and its Valid-Until has not passed. Past that, debforge asks the mirror
+again with a conditional request (If-None-Match / If-Modified-Since). An expired Release is never
+used: it is an error, as in apt. `session.offline` never touches the network. The Packages files
+themselves come through indexfile.py (by-hash first, a small fallback chain, an older verified copy
+as last resort).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gzip
 import hashlib
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from debforge.archive.compact import FORMAT, PackagesFile, load_compact, write_compact
-from debforge.archive.http import DEFAULT_RETRY, Fetched, RetryPolicy, fetch, make_session
+from debforge.archive.http import Fetched, fetch
 from debforge.archive.index import Origin, PackageIndex
 from debforge.archive.indexfile import age_text, download_index_file
 from debforge.cache import Cache, atomic_write_bytes, key
@@ -32,10 +32,8 @@ from debforge.dists import Suite, Target
 from debforge.errors import ArchiveError, FetchError, OfflineError, SignatureError
 
 if TYPE_CHECKING:
-    import requests
-
     from debforge.archive.release import FileEntry, Release
-    from debforge.report import Reporter
+    from debforge.session import Session
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,54 +53,14 @@ class SuiteState:
         return self.valid_until is not None and self.valid_until < now
 
 
-class Net:
-    """A lazily opened HTTP session: warm runs never import requests or open a socket."""
+def fetch_index(session: Session, target: Target, *, refresh: bool = False) -> PackageIndex:
+    """The verified PackageIndex of every suite of `target`, from the cache when fresh.
 
-    def __init__(self, retry: RetryPolicy = DEFAULT_RETRY) -> None:
-        self.retry = retry
-        self._session: requests.Session | None = None
-
-    def get(self, url: str, dest: Path, **kwargs: object) -> Fetched:
-        """fetch() through the shared session, with this policy's retries."""
-        if self._session is None:
-            self._session = make_session()
-        return fetch(self._session, url, dest, retry=self.retry, **kwargs)  # type: ignore[arg-type]  # fetch's keywords
-
-    def close(self) -> None:
-        """Close pooled connections."""
-        if self._session is not None:
-            self._session.close()
-
-
-@contextlib.contextmanager
-def open_net(retry: RetryPolicy) -> Iterator[Net]:
-    """A Net that is closed afterwards."""
-    net = Net(retry)
-    try:
-        yield net
-    finally:
-        net.close()
-
-
-def fetch_index(
-    target: Target,
-    cache: Cache,
-    reporter: Reporter,
-    *,
-    ttl: float = 3600,
-    offline: bool = False,
-    refresh: bool = False,
-    retry: RetryPolicy = DEFAULT_RETRY,
-) -> PackageIndex:
-    """The verified PackageIndex of every suite of `target`, from the cache when fresh."""
-    cache.ensure()
-    with cache.lock("archive", on_wait=reporter.warning), open_net(retry) as net:
-        states = [
-            suite_state(
-                suite, target.keyring, cache, reporter, net, ttl=ttl, offline=offline, refresh=refresh
-            )
-            for suite in target.suites
-        ]
+    `refresh` asks the mirror even when the cached InRelease is fresh (`debforge update`).
+    """
+    cache = session.cache.ensure()
+    with cache.lock("archive", on_wait=session.reporter.warning):
+        states = [suite_state(session, suite, target.keyring, refresh=refresh) for suite in target.suites]
         sources = [
             (s.mirror, s.name, s.components, st.release) for s, st in zip(target.suites, states, strict=True)
         ]
@@ -112,24 +70,23 @@ def fetch_index(
         if index is not None:
             return index
         shutil.rmtree(tree, ignore_errors=True)  # unreadable (older format): rebuild it
-        blobs = list(_packages_blobs(target, states, cache, reporter, net, offline=offline))
+        blobs = list(_packages_blobs(session, target, states))
         if not all(current for _, _, current in blobs):
             # An older verified copy stood in for a Packages file the mirror could not serve
             # (indexfile.py): key the index by the blobs really used, so it never poses as the
             # index of today's Release and the next run asks the mirror again.
             names = [blob.name for _, blob, _ in blobs]
             release_key = key({"format": FORMAT, "arch": target.arch, "sources": sources, "blobs": names})
-        return _build_index(
-            target, release_key, [(origin, blob) for origin, blob, _ in blobs], cache, reporter
-        )
+        return _build_index(session, target, release_key, [(origin, blob) for origin, blob, _ in blobs])
 
 
 def _build_index(
-    target: Target, release_key: str, blobs: list[tuple[Origin, Path]], cache: Cache, reporter: Reporter
+    session: Session, target: Target, release_key: str, blobs: list[tuple[Origin, Path]]
 ) -> PackageIndex:
+    cache = session.cache
     tree = cache.tree(f"index-{release_key}")
     files = [PackagesFile(origin=origin, data=decompress(blob)) for origin, blob in blobs]
-    with reporter.step(f"Indexing {target.dist}/{target.arch}"):
+    with session.reporter.step(f"Indexing {target.dist}/{target.arch}"):
         cache.build_tree(tree.name, lambda work: write_compact(work, files))
     found = load_compact(tree, dist=target.dist, arch=target.arch, release_key=release_key)
     if found is None:
@@ -160,23 +117,14 @@ def _save_state(cache: Cache, state: SuiteState) -> None:
     atomic_write_bytes(_state_path(cache, state.url), json.dumps(asdict(state)).encode())
 
 
-def suite_state(
-    suite: Suite,
-    keyring: Path,
-    cache: Cache,
-    reporter: Reporter,
-    net: Net,
-    *,
-    ttl: float,
-    offline: bool,
-    refresh: bool,
-) -> SuiteState:
+def suite_state(session: Session, suite: Suite, keyring: Path, *, refresh: bool) -> SuiteState:
     """The verified InRelease state of `suite`, refreshed from the mirror when the freshness rule says so."""
     url = f"{suite.base_url}/InRelease"
     what = f"{suite.name} InRelease from {suite.mirror}"
+    cache, reporter = session.cache, session.reporter
     state = _load_state(cache, url)
     now = time.time()
-    if offline:
+    if session.offline:
         if state is None:
             raise OfflineError(
                 f"{what} is not in the cache and --offline forbids downloading it",
@@ -184,13 +132,12 @@ def suite_state(
             )
         _reject_expired(state, what, now)
         return state
-    if state is not None and not refresh and now - state.checked < ttl and not state.expired(now):
+    if state is not None and not refresh and now - state.checked < session.ttl and not state.expired(now):
         return state
     try:
         with reporter.step(f"Checking {suite.name}"):
-            return _refresh_state(
-                suite.name, url, what=what, state=state, keyring=keyring, cache=cache, net=net, now=now
-            )
+            asked = _Asked(suite=suite.name, url=url, what=what, keyring=keyring, now=now)
+            return _refresh_state(session, asked, state)
     except FetchError as exc:
         # The mirror is unreachable: a cached index within its Valid-Until stays usable (with a
         # warning), except on an explicit refresh (`debforge update`), which must report it.
@@ -209,17 +156,19 @@ def _reject_expired(state: SuiteState, what: str, now: float) -> None:
         )
 
 
-def _refresh_state(
-    suite: str,
-    url: str,
-    *,
-    what: str,
-    state: SuiteState | None,
-    keyring: Path,
-    cache: Cache,
-    net: Net,
-    now: float,
-) -> SuiteState:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Asked:
+    """One InRelease being asked for: the suite name, its URL, how messages name it, the keyring, when."""
+
+    suite: str
+    url: str
+    what: str
+    keyring: Path
+    now: float
+
+
+def _refresh_state(session: Session, asked: _Asked, state: SuiteState | None) -> SuiteState:
+    cache, now = session.cache, asked.now
     headers: dict[str, str] = {}
     if state is not None and state.etag:
         headers["If-None-Match"] = state.etag
@@ -227,26 +176,23 @@ def _refresh_state(
         headers["If-Modified-Since"] = state.last_modified
     tmp = cache.root / "tmp" / f"InRelease-{uuid.uuid4().hex}"
     try:
-        got = net.get(url, tmp, headers=headers)
+        got = fetch(session.http(), asked.url, tmp, headers=headers, retry=session.retry)
         if got.not_modified and state is not None:
             state = replace(state, checked=now)
-            _reject_expired(state, what, now)
+            _reject_expired(state, asked.what, now)
             _save_state(cache, state)
             return state
-        return _adopt_inrelease(
-            suite, url, what=what, path=tmp, got=got, keyring=keyring, cache=cache, now=now
-        )
+        return _adopt_inrelease(cache, asked, path=tmp, got=got)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _adopt_inrelease(
-    suite: str, url: str, *, what: str, path: Path, got: Fetched, keyring: Path, cache: Cache, now: float
-) -> SuiteState:
+def _adopt_inrelease(cache: Cache, asked: _Asked, *, path: Path, got: Fetched) -> SuiteState:
     # Imported here: gpgv (run.py, subprocess) is only needed when an InRelease really changed.
     from debforge.archive.release import check_valid_until, parse_release, verify_inrelease  # noqa: PLC0415
 
-    text = verify_inrelease(path, keyring, what=what)
+    suite, url, what, now = asked.suite, asked.url, asked.what, asked.now
+    text = verify_inrelease(path, asked.keyring, what=what)
     release = parse_release(text)
     check_valid_until(release, what=what)
     if suite not in (release.suite, release.codename):
@@ -280,9 +226,10 @@ def decompress(path: Path) -> bytes:
 
 
 def _packages_blobs(
-    target: Target, states: list[SuiteState], cache: Cache, reporter: Reporter, net: Net, *, offline: bool
+    session: Session, target: Target, states: list[SuiteState]
 ) -> Iterator[tuple[Origin, Path, bool]]:
     """(origin, verified blob, whether the current Release lists it) of each suite's Packages file."""
+    cache = session.cache
     for rank, (suite, state) in enumerate(zip(target.suites, states, strict=True)):
         release = release_of(state, cache)
         listed = {entry.sha256 for entry in release.files.values()}
@@ -292,8 +239,6 @@ def _packages_blobs(
                 raise ArchiveError(
                     f"{suite.name} on {suite.mirror} lists no Packages index for {component}/{target.arch}"
                 )
-            blob = download_index_file(
-                suite, release, entry, cache=cache, reporter=reporter, net=net, offline=offline
-            )
+            blob = download_index_file(session, suite, release, entry)
             origin = Origin(suite=suite.name, suite_rank=rank, component=component, mirror=suite.mirror)
             yield origin, blob, blob.name in listed

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from debforge import __version__
 from debforge.cache import atomic_output
 from debforge.errors import FetchError, HashMismatchError
+from debforge.session import DEFAULT_RETRY, RetryPolicy
 
 if TYPE_CHECKING:
     import requests
@@ -29,23 +29,6 @@ _CHUNK = 1 << 16
 _HTTP_ERROR = 400
 _HTTP_SERVER_ERROR = 500
 _HTTP_NOT_MODIFIED = 304
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryPolicy:
-    """How often and how patiently to retry: resets, timeouts, cut-short bodies and 5xx are retried."""
-
-    attempts: int = 4
-    backoff: float = 0.5  # first delay in seconds, doubled after each failure
-    max_delay: float = 8.0
-    timeout: float = 30.0  # connect and per-read timeout
-
-    def delay(self, failures: int) -> float:
-        """Seconds to wait after the `failures`-th failed attempt."""
-        return float(min(self.max_delay, self.backoff * 2 ** (failures - 1)))
-
-
-DEFAULT_RETRY = RetryPolicy()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,17 +42,29 @@ class Fetched:
     last_modified: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expected:
+    """What the signed index says the body must be (None: not checked) and which index says so."""
+
+    sha256: str | None = None
+    size: int | None = None
+    listed_by: str = "the signed Release"
+
+    def describe(self) -> str:
+        """`12640831 bytes, SHA256 …`: what the index lists, as far as it was given."""
+        size = [f"{self.size} bytes"] if self.size is not None else []
+        return ", ".join(size + ([f"SHA256 {self.sha256}"] if self.sha256 else []))
+
+    def cap(self) -> int | None:
+        """Bytes read at most: a larger body is still hashed (to name it), but never without bound."""
+        return None if self.size is None else 2 * self.size + _CHUNK
+
+
+UNCHECKED = Expected()  # any body will do (an InRelease: gpgv checks it)
+
+
 class _Retryable(Exception):
     """A failure worth another attempt (the message says what happened)."""
-
-
-def make_session() -> requests.Session:
-    """A requests session with debforge's User-Agent (connection pooling across downloads)."""
-    import requests  # noqa: PLC0415 - lazy: warm runs never need it (0.1 s of start-up)
-
-    session = requests.Session()
-    session.headers["User-Agent"] = f"debforge/{__version__}"
-    return session
 
 
 def fetch(
@@ -77,19 +72,17 @@ def fetch(
     url: str,
     dest: Path,
     *,
-    sha256: str | None = None,
-    size: int | None = None,
+    want: Expected = UNCHECKED,
     headers: Mapping[str, str] | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     progress: Callable[[int], None] | None = None,
-    listed_by: str = "the signed Release",
 ) -> Fetched:
-    """Download `url` to `dest` atomically, checking `size`/`sha256` when given; retry transient faults.
+    """Download `url` to `dest` atomically, checking the size/SHA256 `want` gives; retry transient faults.
 
-    A 304 answer to conditional `headers` returns `Fetched(not_modified=True)` and leaves `dest` alone.
-    A complete body that does not match raises HashMismatchError naming `listed_by` (not retried).
+    `session` is the run's requests session (`Session.http()`). A 304 answer to conditional `headers`
+    returns `Fetched(not_modified=True)` and leaves `dest` alone. A complete body that does not match
+    raises HashMismatchError naming `want.listed_by` (not retried).
     """
-    want = _Want(sha256=sha256, size=size, listed_by=listed_by)
     failures = 0
     while True:
         try:
@@ -111,12 +104,12 @@ def _fetch_once(
     url: str,
     dest: Path,
     *,
-    want: _Want,
+    want: Expected,
     headers: Mapping[str, str] | None,
     timeout: float,
     progress: Callable[[int], None] | None,
 ) -> Fetched:
-    import requests  # noqa: PLC0415 - lazy, as in make_session
+    import requests  # noqa: PLC0415 - lazy: warm runs never need it (0.1 s of start-up)
 
     try:
         with session.get(url, headers=dict(headers or {}), stream=True, timeout=timeout) as response:
@@ -145,26 +138,8 @@ def _reason(exc: Exception) -> str:
     return text if len(text) < 200 else text[:200] + "…"  # noqa: PLR2004 - keep the sentence short
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Want:
-    """What the signed index says the body must be (None: not checked) and which index says so."""
-
-    sha256: str | None
-    size: int | None
-    listed_by: str
-
-    def describe(self) -> str:
-        """`12640831 bytes, SHA256 …`: what the index lists, as far as it was given."""
-        size = [f"{self.size} bytes"] if self.size is not None else []
-        return ", ".join(size + ([f"SHA256 {self.sha256}"] if self.sha256 else []))
-
-    def cap(self) -> int | None:
-        """Bytes read at most: a larger body is still hashed (to name it), but never without bound."""
-        return None if self.size is None else 2 * self.size + _CHUNK
-
-
 def _stream(
-    response: requests.Response, dest: Path, want: _Want, progress: Callable[[int], None] | None
+    response: requests.Response, dest: Path, want: Expected, progress: Callable[[int], None] | None
 ) -> tuple[str, int]:
     """Write the body to a temporary file beside `dest`, hashing it; rename it in only if it verifies."""
     digest = hashlib.sha256()
@@ -198,7 +173,7 @@ def _check_complete(response: requests.Response, written: int) -> None:
         raise _Retryable(f"the transfer was cut short ({written} of {length} bytes)")
 
 
-def _different(url: str, want: _Want, served: str) -> HashMismatchError:
+def _different(url: str, want: Expected, served: str) -> HashMismatchError:
     # A complete body of another size/hash is another generation of the file (a mirror mid-sync),
     # not a truncation: apt reports it as "File has unexpected size"/"Hash Sum mismatch" too.
     return HashMismatchError(

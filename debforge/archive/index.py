@@ -144,6 +144,8 @@ _TERM = re.compile(
     r"\s*(?:\(\s*(?P<op><<|<=|>=|>>|=|<|>)\s*(?P<version>[^\s)]+)\s*\))?"
     r"\s*(?:\[[^\]]*\])?\s*(?:<[^>]*>\s*)*$"
 )
+# Not per-run state (which lives in a Session): a memo of a pure function of its text, holding
+# frozen Relations only, so sharing it across runs and threads can change no result.
 _TERM_CACHE: dict[str, Relation] = {}
 
 

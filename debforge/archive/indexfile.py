@@ -23,14 +23,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from debforge.archive.http import Expected, fetch
 from debforge.cache import Cache, atomic_write_bytes
 from debforge.errors import ArchiveError, FetchError, HashMismatchError, OfflineError
 
 if TYPE_CHECKING:
-    from debforge.archive.fetch import Net
     from debforge.archive.release import FileEntry, Release
     from debforge.dists import Suite
-    from debforge.report import Reporter
+    from debforge.session import Session
 
 COMPRESSIONS = (".xz", ".gz", "")  # preference order, as apt's Acquire::CompressionTypes
 _RECORD_REFRESH = 600.0  # seconds: keeps a record's age honest without an fsync on every warm run
@@ -85,21 +85,13 @@ def index_sources(suite_url: str, release: Release, entry: FileEntry) -> tuple[I
     return tuple(sources)
 
 
-def download_index_file(
-    suite: Suite,
-    release: Release,
-    entry: FileEntry,
-    *,
-    cache: Cache,
-    reporter: Reporter,
-    net: Net,
-    offline: bool,
-) -> Path:
+def download_index_file(session: Session, suite: Suite, release: Release, entry: FileEntry) -> Path:
     """The verified blob of one index file the Release lists (by-hash first, fallbacks as above).
 
     A blob's name is its SHA256: an older copy used as a last resort is named by its own hash,
     not `entry.sha256`, so caches derived from it must be keyed by `blob.name`.
     """
+    cache = session.cache
     sources = index_sources(suite.base_url, release, entry)
     base = base_path(entry.path)
     cached = next((s.entry.sha256 for s in sources if cache.has_blob(s.entry.sha256)), None)
@@ -107,18 +99,18 @@ def download_index_file(
         _remember(cache, suite.base_url, base, cached)
         return cache.blob(cached)
     try:
-        if offline:
+        if session.offline:
             raise OfflineError(
                 f"{suite.base_url}/{entry.path} is not in the cache and --offline forbids downloading it",
                 hint="run `debforge update` once without --offline",
             )
-        blob = _download(suite, sources, cache=cache, reporter=reporter, net=net)
+        blob = _download(session, suite, sources)
     except (FetchError, HashMismatchError, OfflineError) as exc:
         older = _load_record(cache, suite.base_url, base)
         if older is None:
             raise
         age = age_text(time.time() - older.verified)
-        reporter.warning(f"{exc}; using the copy of {suite.name} {base} verified {age} ago")
+        session.reporter.warning(f"{exc}; using the copy of {suite.name} {base} verified {age} ago")
         return cache.blob(older.sha256)
     _remember(cache, suite.base_url, base, blob.name)
     return blob
@@ -129,16 +121,14 @@ def age_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"  # noqa: PLR2004 - an hour
 
 
-def _download(
-    suite: Suite, sources: tuple[IndexSource, ...], *, cache: Cache, reporter: Reporter, net: Net
-) -> Path:
+def _download(session: Session, suite: Suite, sources: tuple[IndexSource, ...]) -> Path:
     failures: list[tuple[IndexSource, ArchiveError]] = []
     for source in sources:
-        blob = cache.blob(source.entry.sha256)
+        blob = session.cache.blob(source.entry.sha256)
+        want = Expected(sha256=source.entry.sha256, size=source.entry.size)
         try:
-            with reporter.progress(f"{suite.name} {source.entry.path}", source.entry.size) as bar:
-                net.get(source.url, blob, sha256=source.entry.sha256, size=source.entry.size,
-                        progress=bar.advance)  # fmt: skip
+            with session.reporter.progress(f"{suite.name} {source.entry.path}", source.entry.size) as bar:
+                fetch(session.http(), source.url, blob, want=want, retry=session.retry, progress=bar.advance)
         except (FetchError, HashMismatchError) as exc:
             failures.append((source, exc))
             continue

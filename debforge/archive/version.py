@@ -55,7 +55,7 @@ def split_version(version: str) -> tuple[int, str, str]:
     return int(epoch or 0), upstream, revision
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=8192)  # a pure function of two strings: safe to share, not per-run state
 def compare_versions(a: str, b: str) -> int:
     """-1, 0 or 1 as `a` sorts before, equal to or after `b` (dpkg ordering).
 

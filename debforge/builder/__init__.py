@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Literal
 
 from debforge.builder import rust
-from debforge.cache import Cache, atomic_output
+from debforge.cache import atomic_output
 from debforge.dists import Target
 from debforge.errors import BuildError, ElfError, UsageError
-from debforge.recipe import Recipe
-from debforge.report import Reporter
+from debforge.recipe import BinaryBuild, Recipe
+from debforge.session import Session
 
 Toolchain = Literal["container", "host"]
 TOOLCHAINS: tuple[Toolchain, ...] = ("container", "host")
@@ -66,19 +66,17 @@ class Artifacts:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Request:
+    session: Session
     recipe: Recipe
     target: Target
-    cache: Cache
-    reporter: Reporter
     toolchain: Toolchain
     emulate: bool
 
 
 def build(
+    session: Session,
     recipe: Recipe,
     target: Target,
-    cache: Cache,
-    reporter: Reporter,
     *,
     toolchain: Toolchain = "container",
     emulate: bool = False,
@@ -89,10 +87,8 @@ def build(
         raise UsageError(f"unknown toolchain {toolchain!r}; choose one of: {', '.join(TOOLCHAINS)}")
     if emulate and toolchain == "host":
         raise UsageError("--emulate builds inside a target container; it cannot use --toolchain host")
-    request = _Request(
-        recipe=recipe, target=target, cache=cache.ensure(), reporter=reporter, toolchain=toolchain,
-        emulate=emulate,
-    )  # fmt: skip
+    session.cache.ensure()
+    request = _Request(session=session, recipe=recipe, target=target, toolchain=toolchain, emulate=emulate)
     built = _BUILDERS[recipe.build.kind](request)
     files = tuple(_deliver(name, path, target, out) for name, path in built.files)
     debug = tuple(_deliver(f"{name}.debug", path, target, out) for name, path in built.debug)
@@ -103,16 +99,16 @@ def build(
 
 def _build_cargo(request: _Request) -> rust.Built:
     return rust.build_cargo(
-        request.recipe, request.target, request.cache, request.reporter,
-        toolchain=request.toolchain, emulate=request.emulate,
-    )  # fmt: skip
+        request.session, request.recipe, request.target, toolchain=request.toolchain, emulate=request.emulate
+    )
 
 
 def _pass_binary(request: _Request) -> rust.Built:
     """kind = "binary": the prebuilt file as it is, once it is known to be an ELF for the target."""
     from debforge.elf import read_elf  # noqa: PLC0415 - pyelftools is only needed for prebuilt files
 
-    binary = request.recipe.build.binary
+    spec = request.recipe.build
+    binary = spec.binary if isinstance(spec, BinaryBuild) else None  # _BUILDERS dispatched on the kind
     if binary is None or not binary.is_file():
         raise BuildError(f"the prebuilt file {binary} of {request.recipe.recipe_file} does not exist")
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from debforge.dists import Target
-from debforge.recipe import BuildSpec
+from debforge.recipe import CargoBuild
 
 # Fixed paths inside the builder: the binary never depends on where the project or cache lives.
 _IN = PurePosixPath("/debforge")
@@ -41,7 +41,7 @@ IN_CONTAINER = Paths(
 )  # fmt: skip
 
 
-def cargo_argv(spec: BuildSpec, *, triple: str | None, locked: bool, manifest: str) -> list[str]:
+def cargo_argv(spec: CargoBuild, *, triple: str | None, locked: bool, manifest: str) -> list[str]:
     """The `cargo build` command line of a recipe (`triple` None: a native build)."""
     profile = ["--release"] if spec.profile == "release" else ["--profile", spec.profile]
     return [
@@ -81,7 +81,7 @@ def strip_lines(tools: str, built: str, out: str, name: str, *, dbgsym: bool) ->
     ]
 
 
-def artifact_names(spec: BuildSpec) -> list[str]:
+def artifact_names(spec: CargoBuild) -> list[str]:
     """Files cargo writes for the recipe's targets: bins by name, cdylibs as lib<name>.so."""
     return [*spec.binaries, *(f"lib{name.replace('-', '_')}.so" for name in spec.cdylibs)]
 

@@ -35,9 +35,10 @@ from debforge.builder.cargo import (
 from debforge.cache import Cache, atomic_write_bytes, key
 from debforge.dists import Target
 from debforge.errors import BuildError, ResolveError, ToolMissingError
-from debforge.recipe import Recipe
+from debforge.recipe import CargoBuild, Recipe
 from debforge.report import Reporter
 from debforge.run import run, which
+from debforge.session import Session
 
 # Debian's librust-*-dev packages unpack each crate here, with a .cargo-checksum.json: a cargo
 # "directory source" (Debian Rust team policy; dh-cargo builds against it the same way).
@@ -47,7 +48,6 @@ DEBIAN_REGISTRY = "usr/share/cargo/registry"
 # hang into an error. The emulated multi-crate build takes about 13 minutes.
 EMULATED_TIMEOUT = 45 * 60
 _TIMED_OUT = 124  # coreutils timeout's exit status
-Mount = tuple[Path, str, bool]  # host path, path in the container, read-only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,11 +75,21 @@ class WorkDirs:
 class _Job:
     """One build: its inputs and its persistent dirs."""
 
+    session: Session
     recipe: Recipe
+    spec: CargoBuild  # recipe.build, known to be a cargo build
     target: Target
-    cache: Cache
-    reporter: Reporter
     work: WorkDirs
+
+    @property
+    def cache(self) -> Cache:
+        """The run's cache."""
+        return self.session.cache
+
+    @property
+    def reporter(self) -> Reporter:
+        """The run's reporter."""
+        return self.session.reporter
 
     @property
     def what(self) -> str:
@@ -88,14 +98,14 @@ class _Job:
 
     def files(self) -> tuple[tuple[str, Path], ...]:
         """The stripped artifacts in the work dir."""
-        return tuple((name, self.work.out / name) for name in artifact_names(self.recipe.build))
+        return tuple((name, self.work.out / name) for name in artifact_names(self.spec))
 
     def debug_files(self) -> tuple[tuple[str, Path], ...]:
         """With dbgsym: each artifact's detached debug file (`<build-id minus 2 hex>.debug`)."""
         if not self.recipe.build.dbgsym:
             return ()
         return tuple((name, _one_debug_file(self.work.out / DEBUG_DIR / name, name))
-                     for name in artifact_names(self.recipe.build))  # fmt: skip
+                     for name in artifact_names(self.spec))  # fmt: skip
 
     def built(self, toolchain: tuple[tuple[str, str], ...], log: str, sysroot: Path | None) -> Built:
         """The Built of this job once its script ran."""
@@ -116,7 +126,7 @@ class ContainerPlan:
     """A build in a container, ready to run: image, mounts, environment, the cargo command line."""
 
     image: container.Image
-    mounts: tuple[Mount, ...]
+    mounts: tuple[container.Mount, ...]
     env: tuple[tuple[str, str], ...]
     cargo: tuple[str, ...]
     script: str  # versions, cargo, strip: what the container runs
@@ -124,45 +134,53 @@ class ContainerPlan:
     timeout: int | None = None  # seconds; the container's sh is killed after it (coreutils timeout)
     sysroot: Path | None = None  # the build-depends tree mounted read-only (cross builds)
 
+    def spec(self) -> container.ContainerSpec:
+        """The builder container: `sh -c script` as the calling user, so what it writes stays the user's."""
+        return container.ContainerSpec(
+            image=self.image, argv=("sh", "-c", self.script), role="build", mounts=self.mounts,
+            user=f"{os.getuid()}:{os.getgid()}", env=self.env, workdir=IN_CONTAINER.src,
+            network="bridge" if self.network else "none", timeout=self.timeout,
+        )  # fmt: skip
+
 
 # --------------------------------------------------------------------------- the build
 
 
-def build_cargo(
-    recipe: Recipe, target: Target, cache: Cache, reporter: Reporter, *, toolchain: str, emulate: bool
-) -> Built:
+def build_cargo(session: Session, recipe: Recipe, target: Target, *, toolchain: str, emulate: bool) -> Built:
     """Build the recipe's Cargo targets for `target` and return the stripped files (in the cache)."""
-    job = _job(recipe, target, cache, reporter, "emulate" if emulate else toolchain)
+    job = _job(session, recipe, target, "emulate" if emulate else toolchain)
     if toolchain == "host" and not emulate:
         host_rust = _host_rust(target)  # validate before any download
-        return _build_on_host(job, build_depends_sysroot(recipe, target, cache, reporter), host_rust)
+        return _build_on_host(job, build_depends_sysroot(session, recipe, target), host_rust)
     plan = _emulated_plan(job) if emulate else _cross_plan(job)
     return _run_plan(job, plan)
 
 
-def plan_build(
-    recipe: Recipe, target: Target, cache: Cache, reporter: Reporter, *, emulate: bool = False
-) -> ContainerPlan:
+def plan_build(session: Session, recipe: Recipe, target: Target, *, emulate: bool = False) -> ContainerPlan:
     """Everything prepared for a container build (image, sysroot, std, mounts), without running it."""
-    job = _job(recipe, target, cache, reporter, "emulate" if emulate else "container")
+    job = _job(session, recipe, target, "emulate" if emulate else "container")
     return _emulated_plan(job) if emulate else _cross_plan(job)
 
 
-def _job(recipe: Recipe, target: Target, cache: Cache, reporter: Reporter, variant: str) -> _Job:
-    _check_project(recipe)
-    work = workdirs(recipe, target, cache, variant)
-    return _Job(recipe=recipe, target=target, cache=cache, reporter=reporter, work=work)
+def _job(session: Session, recipe: Recipe, target: Target, variant: str) -> _Job:
+    spec = _check_project(recipe)
+    work = workdirs(recipe, target, session.cache, variant)
+    return _Job(session=session, recipe=recipe, spec=spec, target=target, work=work)
 
 
 def _cross_plan(job: _Job) -> ContainerPlan:
     """The cross build in the builder: the sysroot and the target std mounted read-only."""
     recipe, target, work, paths = job.recipe, job.target, job.work, IN_CONTAINER
-    sysroot = build_depends_sysroot(recipe, target, job.cache, job.reporter)
-    image = builder_image(target, job.cache, job.reporter)
-    std = target_std(target, job.cache, job.reporter)
-    _write_cargo_config(work, recipe.build.crates, paths, f"{paths.sysroot}/{DEBIAN_REGISTRY}")
-    mounts = ((sysroot, paths.sysroot, True), (std, paths.std, True), *_rw_mounts(job))
-    built = f"{paths.target_dir}/{target.rust_triple}/{profile_dir(recipe.build.profile)}"
+    sysroot = build_depends_sysroot(job.session, recipe, target)
+    image = builder_image(job.session, target)
+    std = target_std(job.session, target)
+    _write_cargo_config(work, job.spec.crates, paths, f"{paths.sysroot}/{DEBIAN_REGISTRY}")
+    mounts = (
+        container.Mount(source=sysroot, dest=paths.sysroot, read_only=True),
+        container.Mount(source=std, dest=paths.std, read_only=True),
+        *_rw_mounts(job),
+    )
+    built = f"{paths.target_dir}/{target.rust_triple}/{profile_dir(job.spec.profile)}"
     env = {**cross_env(target, paths, std=True), "HOME": paths.cargo_home}
     plan = _plan(
         job, image, mounts, env, triple=target.rust_triple, built=built, tools=f"{target.gnu_triplet}-"
@@ -170,18 +188,20 @@ def _cross_plan(job: _Job) -> ContainerPlan:
     return replace(plan, sysroot=sysroot)
 
 
-def _rw_mounts(job: _Job) -> tuple[Mount, ...]:
+def _rw_mounts(job: _Job) -> tuple[container.Mount, ...]:
     paths = IN_CONTAINER
     return (
-        (job.recipe.source_dir, paths.src, False), (job.work.cargo_home, paths.cargo_home, False),
-        (job.work.target_dir, paths.target_dir, False), (job.work.out, paths.out, False),
-    )  # fmt: skip
+        container.Mount(source=job.recipe.source_dir, dest=paths.src),
+        container.Mount(source=job.work.cargo_home, dest=paths.cargo_home),
+        container.Mount(source=job.work.target_dir, dest=paths.target_dir),
+        container.Mount(source=job.work.out, dest=paths.out),
+    )
 
 
 def _plan(
     job: _Job,
     image: container.Image,
-    mounts: tuple[Mount, ...],
+    mounts: tuple[container.Mount, ...],
     env: Mapping[str, str],
     *,
     triple: str | None,
@@ -191,11 +211,11 @@ def _plan(
     """The container's script: toolchain versions on stdout, cargo, then strip each artifact."""
     recipe, paths = job.recipe, IN_CONTAINER
     locked = (recipe.source_dir / "Cargo.lock").is_file()
-    manifest = f"{paths.src}/{recipe.build.manifest.relative_to(recipe.source_dir)}"  # type: ignore[union-attr]  # checked
-    argv = cargo_argv(recipe.build, triple=triple, locked=locked, manifest=manifest)
+    manifest = f"{paths.src}/{job.spec.manifest.relative_to(recipe.source_dir)}"
+    argv = cargo_argv(job.spec, triple=triple, locked=locked, manifest=manifest)
     strips = [
         line
-        for name in artifact_names(recipe.build)
+        for name in artifact_names(job.spec)
         for line in strip_lines(tools, built, paths.out, name, dbgsym=recipe.build.dbgsym)
     ]
     script = "\n".join([
@@ -204,20 +224,21 @@ def _plan(
         f"printf 'cc\\t%s\\n' \"$({tools}gcc --version | head -n 1)\"",
         shlex.join(argv), *strips,
     ])  # fmt: skip
-    env = {**env, **debug_env(dbgsym=recipe.build.dbgsym, profile=recipe.build.profile)}
+    env = {**env, **debug_env(dbgsym=recipe.build.dbgsym, profile=job.spec.profile)}
     return ContainerPlan(
         image=image, mounts=mounts, env=tuple(sorted(env.items())), cargo=tuple(argv), script=script,
-        network=recipe.build.crates == "registry",  # no network at all when the crates are local
+        network=job.spec.crates == "registry",  # no network at all when the crates are local
     )  # fmt: skip
 
 
-def _check_project(recipe: Recipe) -> None:
-    manifest = recipe.build.manifest
-    if manifest is None or not manifest.is_file():
+def _check_project(recipe: Recipe) -> CargoBuild:
+    spec = recipe.build
+    if not isinstance(spec, CargoBuild) or not spec.manifest.is_file():
         raise BuildError(
             f"{recipe.source_dir} has no Cargo.toml, so there is nothing for cargo to build",
             hint='run debforge in a Cargo project, or set [build] kind = "binary" for a prebuilt file',
         )
+    return spec
 
 
 def workdirs(recipe: Recipe, target: Target, cache: Cache, variant: str) -> WorkDirs:
@@ -242,11 +263,14 @@ def _write_cargo_config(work: WorkDirs, crates: str, paths: Paths, registry: str
         atomic_write_bytes(config, text.encode())
 
 
-def build_depends_sysroot(recipe: Recipe, target: Target, cache: Cache, reporter: Reporter) -> Path:
-    """The recipe's build-depends (with libc6-dev and libgcc-s1) resolved for the target, unpacked."""
-    requests = depends_requests(recipe.build.build_depends, _knows(fetch_index(target, cache, reporter)))
+def build_depends_sysroot(session: Session, recipe: Recipe, target: Target) -> Path:
+    """The recipe's build-depends (with libc6-dev and libgcc-s1) resolved for the target, unpacked.
+
+    Through `session`, so `--offline` holds here too: nothing is downloaded that is not cached.
+    """
+    requests = depends_requests(recipe.build.build_depends, _knows(fetch_index(session, target)))
     try:
-        return rootfs.make_sysroot(target, requests, cache, reporter).path
+        return rootfs.make_sysroot(session, target, requests).path
     except ResolveError as exc:
         raise BuildError(
             f"the build-depends of {recipe.recipe_file} cannot be installed on "
@@ -259,16 +283,16 @@ def _knows(index: PackageIndex) -> Callable[[str], bool]:
     return lambda name: name in index.packages or bool(index.provided_by(name))
 
 
-def builder_image(target: Target, cache: Cache, reporter: Reporter) -> container.Image:
+def builder_image(session: Session, target: Target) -> container.Image:
     """The Rust cross builder for `target` (images/builder: host arch, same dist, gcc-<triplet>)."""
-    with reporter.step(f"Builder image for {target.dist}/{target.arch}"):
-        return container.build_image(target, cache, reporter, definition="builder")
+    with session.reporter.step(f"Builder image for {target.dist}/{target.arch}"):
+        return container.build_image(session, target, definition="builder")
 
 
-def target_std(target: Target, cache: Cache, reporter: Reporter) -> Path:
+def target_std(session: Session, target: Target) -> Path:
     """The target's Rust std alone (the -dev package, S8), pinned to the builder's exact rustc."""
-    with reporter.step(f"Rust std for {target.rust_triple}"):
-        return container.extract_rust_std(target, cache, reporter)
+    with session.reporter.step(f"Rust std for {target.rust_triple}"):
+        return container.extract_rust_std(session, target)
 
 
 def _native_toolchain(target: Target) -> tuple[str, ...]:
@@ -281,8 +305,14 @@ def _native_toolchain(target: Target) -> tuple[str, ...]:
 
 
 def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
+    if not container.local_engine():
+        raise BuildError(
+            "the build stage bind-mounts the project and needs a local Docker engine, not DOCKER_HOST",
+            hint="unset DOCKER_HOST, or build with --toolchain host",
+        )
     with job.reporter.step(job.what), job.cache.lock(job.work.lock, on_wait=job.reporter.warning):
-        code, stdout, stderr = _docker_run(plan, reporter=job.reporter)
+        done = container.run_container(job.session, plan.spec())
+    code, stderr = done.returncode, done.stderr.decode("utf-8", "replace")
     if code == _TIMED_OUT and plan.timeout:
         raise BuildError(
             f"{job.what} did not finish within {plan.timeout // 60} minutes under QEMU",
@@ -290,44 +320,8 @@ def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
         )
     if code != 0:
         raise BuildError(f"{job.what} failed (exit code {code}):\n{error_tail(stderr)}")
-    pairs = [line.split("\t", 1) for line in stdout.splitlines() if "\t" in line]  # the script's printf
+    pairs = [line.split("\t", 1) for line in done.text.splitlines() if "\t" in line]  # the script's printf
     return job.built(tuple((tool, version) for tool, version in pairs), stderr, plan.sysroot)
-
-
-def _docker_run(plan: ContainerPlan, *, reporter: Reporter) -> tuple[int, str, str]:
-    """Run `sh -c script` as the calling user with bind mounts; stream stderr lines to the reporter."""
-    import docker  # noqa: PLC0415 - docker-py is only needed when a container runs
-
-    if os.environ.get("DOCKER_HOST", "unix://").split("://")[0] not in ("unix", "npipe"):
-        raise BuildError(
-            "the build stage bind-mounts the project and needs a local Docker engine, not DOCKER_HOST",
-            hint="unset DOCKER_HOST, or build with --toolchain host",
-        )
-    image = plan.image
-    limit = ["timeout", "--kill-after=30", str(plan.timeout)] if plan.timeout else []
-    argv = [*limit, "sh", "-c", plan.script]
-    volumes = {str(host): {"bind": dest, "mode": "ro" if ro else "rw"} for host, dest, ro in plan.mounts}
-    try:
-        handle = container.docker_client().containers.create(
-            image.tag, argv, environment=dict(plan.env), volumes=volumes,
-            user=f"{os.getuid()}:{os.getgid()}", working_dir=IN_CONTAINER.src, platform=image.platform,
-            network_mode="bridge" if plan.network else "none", labels={container.LABEL: "1"},
-        )  # fmt: skip
-    except docker.errors.DockerException as exc:
-        raise BuildError(f"cannot start the builder {image.tag}: {exc}") from exc
-    try:
-        handle.start()
-        pending = b""
-        for chunk in handle.logs(stream=True, follow=True, stdout=False, stderr=True):
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                reporter.info(line.decode("utf-8", "replace"))
-        code = int(handle.wait()["StatusCode"])
-        stdout = handle.logs(stdout=True, stderr=False).decode("utf-8", "replace")
-        stderr = handle.logs(stdout=False, stderr=True).decode("utf-8", "replace")
-    finally:
-        handle.remove(force=True)
-    return code, stdout, stderr
 
 
 # --------------------------------------------------------------------------- --toolchain host
@@ -379,17 +373,15 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
         src=str(recipe.source_dir), sysroot=str(sysroot), std="", cargo_home=str(work.cargo_home),
         target_dir=str(work.target_dir), out=str(work.out),
     )  # fmt: skip
-    _write_cargo_config(work, recipe.build.crates, paths, f"{sysroot}/{DEBIAN_REGISTRY}")
+    _write_cargo_config(work, job.spec.crates, paths, f"{sysroot}/{DEBIAN_REGISTRY}")
     env = {
         **os.environ,
         **cross_env(target, paths, std=False),
-        **debug_env(dbgsym=recipe.build.dbgsym, profile=recipe.build.profile),
+        **debug_env(dbgsym=recipe.build.dbgsym, profile=job.spec.profile),
         "RUSTC": str(host.rustc),
     }
     locked = (recipe.source_dir / "Cargo.lock").is_file()
-    argv = cargo_argv(
-        recipe.build, triple=target.rust_triple, locked=locked, manifest=str(recipe.build.manifest)
-    )
+    argv = cargo_argv(job.spec, triple=target.rust_triple, locked=locked, manifest=str(job.spec.manifest))
     with (
         job.reporter.step(f"{job.what} (host toolchain)"),
         job.cache.lock(work.lock, on_wait=job.reporter.warning),
@@ -398,10 +390,10 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
         log = done.stderr.decode("utf-8", "replace")
         if done.returncode != 0:
             raise BuildError(f"{job.what} failed (exit code {done.returncode}):\n{error_tail(log)}")
-        built = work.target_dir / target.rust_triple / profile_dir(recipe.build.profile)
+        built = work.target_dir / target.rust_triple / profile_dir(job.spec.profile)
         lines = [
             line
-            for name in artifact_names(recipe.build)
+            for name in artifact_names(job.spec)
             for line in strip_lines(
                 f"{target.gnu_triplet}-", str(built), str(work.out), name, dbgsym=recipe.build.dbgsym
             )
@@ -417,16 +409,16 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
 def _emulated_plan(job: _Job) -> ContainerPlan:
     """A native build in a target-arch container under QEMU: slow, for build scripts that cannot cross."""
     recipe, target, paths = job.recipe, job.target, IN_CONTAINER
-    index = fetch_index(target, job.cache, job.reporter)
+    index = fetch_index(job.session, target)
     requests = depends_requests(recipe.build.build_depends, _knows(index))
     packages = (*_native_toolchain(target), "gcc", "libc6-dev", "pkg-config", *requests)
     with job.reporter.step(f"Emulated builder image for {target.dist}/{target.arch}"):
-        image = container.build_image(target, job.cache, job.reporter, packages=packages)
-    _write_cargo_config(job.work, recipe.build.crates, paths, f"/{DEBIAN_REGISTRY}")
+        image = container.build_image(job.session, target, packages=packages)
+    _write_cargo_config(job.work, job.spec.crates, paths, f"/{DEBIAN_REGISTRY}")
     env = {**base_env(paths), "RUSTFLAGS": " ".join(remap_flags(paths)), "HOME": paths.cargo_home}
-    built = f"{paths.target_dir}/{profile_dir(recipe.build.profile)}"
+    built = f"{paths.target_dir}/{profile_dir(job.spec.profile)}"
     plan = _plan(job, image, _rw_mounts(job), env, triple=None, built=built, tools="")
     # The image has the build-depends installed; the same closure as a host tree (debs already in
     # the cache) tells the packaging step which package ships each library, as for a cross build.
-    sysroot = build_depends_sysroot(recipe, target, job.cache, job.reporter)
+    sysroot = build_depends_sysroot(job.session, recipe, target)
     return replace(plan, timeout=EMULATED_TIMEOUT, sysroot=sysroot)

@@ -18,13 +18,14 @@ from rich.text import Text
 
 from debforge.cache import default_cache_dir
 from debforge.cli.options import (
+    GLOBAL_OPTIONS,
+    GlobalOptions,
     Json,
     ProgressMode,
     ProgressOption,
     TargetOptions,
     print_json,
     reporter,
-    state,
     stdout,
     styled,
     version_option,
@@ -41,7 +42,7 @@ app = typer.Typer(
     help="Build Debian packages for other Debian releases and architectures from an x86_64 machine.",
     pretty_exceptions_enable=False,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(repo_app, name="repo")
@@ -61,16 +62,17 @@ def _root(
 ) -> None:
     """debforge: Debian packages for Debian releases and architectures, built from any x86_64 machine."""
     del version
-    state.update(debug=debug, verbose=verbose, quiet=quiet, progress=progress)
+    GLOBAL_OPTIONS.set(GlobalOptions(debug=debug, verbose=verbose, quiet=quiet, progress=progress))
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
 
 
 def _load_index(opts: TargetOptions, *, refresh: bool = False) -> PackageIndex:
-    target, cache = opts.target(), opts.cache()  # validate the inputs before any work
+    target = opts.target()  # validate the inputs before any work
     from debforge.archive import fetch_index
 
-    return fetch_index(target, cache, reporter(), ttl=opts.ttl, offline=opts.offline, refresh=refresh)
+    with opts.session() as session:
+        return fetch_index(session, target, refresh=refresh)
 
 
 @app.command()
@@ -153,8 +155,9 @@ def sysroot(
     """Extract the closure of PACKAGES into a Debian tree usable as --sysroot (with a dpkg database)."""
     from debforge.rootfs import make_sysroot
 
-    target, cache = opts.target(), opts.cache()
-    tree = make_sysroot(target, packages, cache, reporter(), out=out)
+    target = opts.target()
+    with opts.session() as session:
+        tree = make_sysroot(session, target, packages, out=out)
     if json_out:
         print_json({"path": str(tree.path), "closure_key": tree.closure_key})
     else:
@@ -175,8 +178,9 @@ def image(
     """Build a configured Debian image of the target arch from the archive (no registry needed)."""
     from debforge.container import build_image
 
-    target, cache = opts.target(), opts.cache()
-    built = build_image(target, cache, reporter(), packages=tuple(packages or ()), tag=tag)
+    target = opts.target()
+    with opts.session() as session:
+        built = build_image(session, target, packages=tuple(packages or ()), tag=tag)
     doc = {"tag": built.tag, "id": built.id, "platform": built.platform, "closure_key": built.closure_key}
     if json_out:
         print_json(doc)
@@ -188,9 +192,14 @@ def image(
 @with_target
 def doctor(json_out: Json = False, *, opts: TargetOptions) -> None:
     """Check Docker, binfmt/QEMU, keyring and cache; each problem says what to run to fix it."""
+    from debforge.cache import Cache
     from debforge.doctor import check_environment
+    from debforge.session import Session
 
-    checks = check_environment(opts.target(), opts.cache_dir or default_cache_dir())
+    target = opts.target()
+    cache = Cache(opts.cache_dir or default_cache_dir())  # probed by the check, never created
+    with Session(cache=cache, reporter=reporter(), offline=opts.offline, ttl=opts.ttl) as session:
+        checks = check_environment(session, target)
     if json_out:
         print_json([c.to_json() for c in checks])
     else:
@@ -263,14 +272,17 @@ def deps(
     opts: TargetOptions,
 ) -> None:
     """Print the shlibs Depends value dpkg-shlibdeps would compute for FILES, alone on one line."""
+    from debforge.elf import check_symbol_versions, read_elf
     from debforge.shlibdeps import resolve_depends
 
-    target = opts.target()
+    target, infos = opts.target(), [read_elf(file) for file in files]  # each file read once
     if sysroot is None:
         from debforge.pipeline import sysroot_for_files
 
-        sysroot = sysroot_for_files(files, target, opts.cache(), reporter(), offline=opts.offline).path
-    result = resolve_depends(files, sysroot, target=target)
+        with opts.session() as session:
+            sysroot = sysroot_for_files(session, infos, target).path
+    check_symbol_versions(infos, sysroot, target)
+    result = resolve_depends(infos, sysroot, target=target)
     if json_out:
         print_json(result.to_json())
     else:
@@ -317,24 +329,17 @@ def package(
     from debforge.pipeline import package as run_package
     from debforge.recipe import binary_recipe, load_recipe
 
-    target, cache, report = opts.target(), opts.cache(), reporter()
-    if binary is not None:
-        if not (name and version):
-            raise UsageError("--binary needs --name and --version")
-        recipe = binary_recipe(binary, name=name, version=version, maintainer=maintainer)
-    else:
-        recipe = load_recipe(project, arch=target.arch, reporter=report)
-    result = run_package(
-        recipe,
-        target,
-        cache,
-        report,
-        out=out,
-        toolchain=toolchain.value,
-        emulate=emulate,
-        offline=opts.offline,
-        test=test,
-    )
+    target = opts.target()
+    with opts.session() as session:
+        if binary is not None:
+            if not (name and version):
+                raise UsageError("--binary needs --name and --version")
+            recipe = binary_recipe(binary, name=name, version=version, maintainer=maintainer)
+        else:
+            recipe = load_recipe(project, arch=target.arch, reporter=session.reporter)
+        result = run_package(
+            session, recipe, target, out=out, toolchain=toolchain.value, emulate=emulate, test=test
+        )
     if json_out:
         print_json(result.to_json())
     else:
@@ -360,9 +365,10 @@ def build_command(
     from debforge.builder import build
     from debforge.recipe import load_recipe
 
-    target, cache, report = opts.target(), opts.cache(), reporter()
-    recipe = load_recipe(project, arch=target.arch, reporter=report)
-    artifacts = build(recipe, target, cache, report, toolchain=toolchain.value, emulate=emulate, out=out)
+    target = opts.target()
+    with opts.session() as session:
+        recipe = load_recipe(project, arch=target.arch, reporter=session.reporter)
+        artifacts = build(session, recipe, target, toolchain=toolchain.value, emulate=emulate, out=out)
     if json_out:
         print_json(artifacts.to_json())
     else:
@@ -372,7 +378,7 @@ def build_command(
 
 @app.command("test-install")
 @with_target
-def test_install_command(
+def check_install_command(
     debs: Annotated[list[Path], typer.Argument(help=".deb files to install together.")],
     run: Annotated[str | None, typer.Option("--run", help="Smoke command to run after install.")] = None,
     expect: Annotated[
@@ -384,10 +390,11 @@ def test_install_command(
     opts: TargetOptions,
 ) -> None:
     """Install, run, remove and purge DEBS in a fresh container of the target, with the target's real apt."""
-    from debforge.testinstall import test_install
+    from debforge.testinstall import check_install
 
-    target, cache = opts.target(), opts.cache()
-    report = test_install(debs, target, cache, reporter(), run=run, expect=expect, keep=keep)
+    target = opts.target()
+    with opts.session(keep=keep) as session:
+        report = check_install(session, debs, target, run=run, expect=expect, keep=keep)
     if json_out:
         print_json(report.to_json())
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import json
@@ -20,6 +21,7 @@ from debforge import __version__
 from debforge.cache import Cache, default_cache_dir
 from debforge.dists import DEFAULT_MIRROR, Target, make_target, supported_arches, supported_dists
 from debforge.report import NullReporter, Reporter, RichReporter
+from debforge.session import Session
 
 _TARGET = "Target"
 Dist = Annotated[
@@ -41,15 +43,21 @@ Arch = Annotated[
     ),
 ]
 Mirror = Annotated[
-    str,
-    typer.Option("--mirror", envvar="DEBFORGE_MIRROR", rich_help_panel=_TARGET, help="Debian mirror URL."),
+    str | None,
+    typer.Option(
+        "--mirror",
+        envvar="DEBFORGE_MIRROR",
+        rich_help_panel=_TARGET,
+        help=f"Debian mirror URL (default: the dist's own, {DEFAULT_MIRROR}).",
+    ),
 ]
 SecurityMirror = Annotated[
     str | None,
     typer.Option(
         "--security-mirror",
         rich_help_panel=_TARGET,
-        help="Mirror of debian-security (default: the --mirror URL with '-security' appended).",
+        help="Mirror of debian-security (default: the dist's own with the default --mirror, "
+        "else the --mirror URL with '-security' appended).",
     ),
 ]
 Keyring = Annotated[
@@ -101,7 +109,7 @@ class TargetOptions:
 
     dist: str
     arch: str
-    mirror: str
+    mirror: str | None
     security_mirror: str | None
     keyring: Path | None
     cache_dir: Path | None
@@ -109,14 +117,8 @@ class TargetOptions:
     ttl: float
 
     def target(self) -> Target:
-        """The Target these options name."""
+        """The Target these options name (dists supplies the security mirror when none is given)."""
         security = self.security_mirror
-        if security is None:
-            security = (
-                "http://deb.debian.org/debian-security"
-                if self.mirror == DEFAULT_MIRROR
-                else self.mirror.rstrip("/") + "-security"
-            )
         return make_target(
             self.dist, self.arch, mirror=self.mirror, security_mirror=security, keyring=self.keyring
         )
@@ -125,8 +127,29 @@ class TargetOptions:
         """The cache directory, created."""
         return Cache(self.cache_dir or default_cache_dir()).ensure()
 
+    def session(self, *, keep: bool = False) -> Session:
+        """The command's one Session: the cache (created), the reporter, --offline and --ttl.
 
-state: dict[str, object] = {}  # set by the root callback; read by reporter()
+        Use it as a context manager: leaving it closes the network and Docker clients and removes
+        the workspace, on every path.
+        """
+        return Session(cache=self.cache(), reporter=reporter(), offline=self.offline, ttl=self.ttl, keep=keep)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GlobalOptions:
+    """The root callback's options (--debug, --verbose, --quiet, --progress): verbosity only."""
+
+    debug: bool = False
+    verbose: bool = False
+    quiet: bool = False
+    progress: ProgressMode = ProgressMode.auto
+
+
+# Verbosity is the one thing style.md lets a contextvar carry (as pypa/build's _ctx); everything
+# else a command needs goes down explicitly, in its Session.
+GLOBAL_OPTIONS: contextvars.ContextVar[GlobalOptions] = contextvars.ContextVar("debforge_global_options")
+_NO_OPTIONS = GlobalOptions()  # outside a command (library use, tests)
 
 
 def version_option(value: bool) -> None:
@@ -137,11 +160,12 @@ def version_option(value: bool) -> None:
 
 def reporter() -> Reporter:
     """The Reporter the global options ask for (stderr; nothing with --quiet)."""
-    if state.get("quiet"):
+    options = GLOBAL_OPTIONS.get(_NO_OPTIONS)
+    if options.quiet:
         return NullReporter()
-    mode = state.get("progress", ProgressMode.auto)
+    mode = options.progress
     plain = None if mode == ProgressMode.auto else mode == ProgressMode.plain
-    return RichReporter(verbose=bool(state.get("verbose")), plain=plain)
+    return RichReporter(verbose=options.verbose, plain=plain)
 
 
 def stdout() -> Console:
@@ -164,7 +188,7 @@ def print_json(doc: Any) -> None:
 _TARGET_PARAMS = (
     ("dist", Dist, "bookworm"),
     ("arch", Arch, "arm64"),
-    ("mirror", Mirror, DEFAULT_MIRROR),
+    ("mirror", Mirror, None),
     ("security_mirror", SecurityMirror, None),
     ("keyring", Keyring, None),
     ("cache_dir", CacheDir, None),

@@ -48,18 +48,15 @@ def repo_init(
     json_out: Json = False,
 ) -> None:
     """Create an apt repository in the standard Debian layout."""
-    from debforge.repo import init_repo
+    from debforge.repo import KeyOptions, Labels, init_repo
 
     result = init_repo(
         repo,
         dists=tuple(dist),
         components=tuple(component or ["main"]),
         arches=tuple(a for a in arch.split(",") if a),
-        sign_key=sign_key,
-        key_file=key_file,
-        origin=origin,
-        label=label,
-        description=description,
+        key=KeyOptions(sign_key=sign_key, key_file=key_file),
+        labels=Labels(origin=origin, label=label, description=description),
     )
     print_json(result.to_json()) if json_out else stdout().print(f"initialised {repo}")
 
@@ -133,16 +130,15 @@ def repo_publish(
     """Write Packages, Release, InRelease and Release.gpg, switched in atomically."""
     from datetime import timedelta
 
-    from debforge.repo import parse_date, publish
+    from debforge.repo import KeyOptions, parse_date, publish
 
     result = publish(
         repo,
         date=parse_date(date) if date else None,
         valid_for=timedelta(days=valid_for) if valid_for else None,
-        sign_key=sign_key,
-        key_file=key_file,
-        gpg_home=gpg_home,
-        passphrase_file=passphrase_file,
+        key=KeyOptions(
+            sign_key=sign_key, key_file=key_file, gpg_home=gpg_home, passphrase_file=passphrase_file
+        ),
         unsigned=unsigned,
         keep_generations=keep_generations,
         reporter=reporter(),
@@ -155,6 +151,6 @@ def repo_export_key(
     repo: RepoDir, sign_key: SignKey = None, key_file: KeyFile = None, gpg_home: GpgHome = None
 ) -> None:
     """Print the public key for /etc/apt/keyrings/ (use it with signed-by)."""
-    from debforge.repo import export_key
+    from debforge.repo import KeyOptions, export_key
 
-    sys.stdout.write(export_key(repo, sign_key=sign_key, key_file=key_file, gpg_home=gpg_home))
+    sys.stdout.write(export_key(repo, KeyOptions(sign_key=sign_key, key_file=key_file, gpg_home=gpg_home)))

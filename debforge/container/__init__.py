@@ -1,21 +1,12 @@
-"""Docker images of a target built from the archive, and containers to run commands in (docker-py).
+"""Docker images of a target built from the archive, and the one runner for containers (docker-py).
 
-`engine` holds the client, images and containers; `image` builds images from images/*/image.toml and
-imports `engine` (one way), so both are re-exported here for `from debforge.container import X`.
+`engine` names the images, `runner` creates, feeds, runs and removes containers, and `image` builds
+images from images/*/image.toml; all three are re-exported here for `from debforge.container import X`.
 """
 
 from __future__ import annotations
 
-from debforge.container.engine import (
-    LABEL,
-    Container,
-    ExecResult,
-    Image,
-    docker_client,
-    find_image,
-    open_container,
-    run_in_container,
-)
+from debforge.container.engine import LABEL, Image, find_image
 from debforge.container.image import (
     IMAGE_FORMAT,
     IMAGES_DIR,
@@ -29,24 +20,39 @@ from debforge.container.image import (
     write_apt_sources,
 )
 from debforge.container.image import _lists_name as _lists_name  # tests/test_container.py checks it
+from debforge.container.runner import (
+    IDLE,
+    ROLE_LABEL,
+    Container,
+    ContainerSpec,
+    Mount,
+    local_engine,
+    open_container,
+    run_container,
+    run_in_container,
+)
 
 __all__ = [
+    "IDLE",
     "IMAGES_DIR",
     "IMAGE_FORMAT",
     "LABEL",
+    "ROLE_LABEL",
     "Container",
-    "ExecResult",
+    "ContainerSpec",
     "Image",
     "ImageDefinition",
+    "Mount",
     "build_image",
-    "docker_client",
     "extract_rust_std",
     "find_image",
     "host_target",
     "load_definition",
+    "local_engine",
     "open_container",
     "prefill_apt_lists",
     "resolve_bootstrap",
+    "run_container",
     "run_in_container",
     "write_apt_sources",
 ]

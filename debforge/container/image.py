@@ -11,17 +11,22 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING
 
 from debforge import rootfs
 from debforge.cache import Cache, atomic_write_bytes, key
-from debforge.container.engine import LABEL, Image, docker_client, find_image
+from debforge.container.engine import LABEL, Image, find_image
 from debforge.dists import Target, host_arch, make_target
 from debforge.errors import ContainerError
-from debforge.report import Reporter
+from debforge.resolve import Closure, resolve_closure
+from debforge.session import Session
 
-# The repository's images/ directory: debforge/container/image.py → parents[2].
-IMAGES_DIR = Path(__file__).resolve().parents[2] / "images"
+if TYPE_CHECKING:
+    from debforge.archive.index import PackageIndex, PackageRecord
+
+# debforge/images: in a checkout (and an editable install) a symlink to the repository's images/, in an
+# installed wheel the copy the build made of it (pyproject.toml's package-data follows the symlink).
+IMAGES_DIR = Path(__file__).resolve().parents[1] / "images"
 # Bump when the bootstrap below changes: it is part of every image tag.
 IMAGE_FORMAT = 1
 
@@ -108,9 +113,8 @@ def _files_digest(files: Path) -> list[tuple[str, str]]:
 
 
 def build_image(
+    session: Session,
     target: Target,
-    cache: Cache,
-    reporter: Reporter,
     *,
     packages: Sequence[str] = (),
     tag: str | None = None,
@@ -121,15 +125,15 @@ def build_image(
 
     image_def = load_definition(definition, target)
     image_target = host_target(target) if image_def.host_arch else target
-    index = fetch_index(image_target, cache, reporter)
-    closure = resolve_bootstrap(index, (*image_def.packages, *packages), cache=cache)
+    index = fetch_index(session, image_target)
+    closure = resolve_bootstrap(index, (*image_def.packages, *packages), cache=session.cache)
     content = key({"closure": closure.key, "definition": image_def.digest, "packages": sorted(packages)})
     content_tag = f"debforge/{target.dist}-{target.arch}-{image_def.name}:{content[:20]}"
-    found = find_image(content_tag)
+    found = find_image(session, content_tag)
     if found is None:
-        found = _build(image_target, cache, reporter, image_def, closure=closure, tag=content_tag)
+        found = _build(session, image_target, image_def, closure=closure, tag=content_tag)
     if tag:
-        docker_client().images.get(content_tag).tag(tag)
+        session.docker().images.get(content_tag).tag(tag)
     return found
 
 
@@ -144,48 +148,38 @@ def host_target(target: Target) -> Target:
     )  # fmt: skip
 
 
-def extract_rust_std(target: Target, cache: Cache, reporter: Reporter) -> Path:
+def extract_rust_std(session: Session, target: Target) -> Path:
     """The target's Rust std, pinned `=` to the builder's rustc, unpacked alone into a cached tree: pass
     `--sysroot=<tree>/usr` as a target rustflag (apt would add 220 MiB of target LLVM, notes S8)."""
     from debforge.archive import fetch_index  # noqa: PLC0415 - see build_image
 
     builder = load_definition("builder", target)
     rustc_name, std_name = builder.extras["rustc"], builder.extras["std"]
-    rustc = fetch_index(host_target(target), cache, reporter).candidate(rustc_name)
+    rustc = fetch_index(session, host_target(target)).candidate(rustc_name)
     if rustc is None:
         raise ContainerError(f"{target.dist} has no {rustc_name} for this machine's architecture")
-    std = [r for r in fetch_index(target, cache, reporter).versions(std_name) if r.version == rustc.version]
+    std = [r for r in fetch_index(session, target).versions(std_name) if r.version == rustc.version]
     if not std:
         raise ContainerError(
             f"{std_name}:{target.arch} {rustc.version} (= {rustc_name}'s version) is not in the archive"
         )
-    closure = _Fixed(packages=(std[0],), key=key(["rust-std", std[0].sha256]))
-    return rootfs.build_sysroot(closure, target, cache, reporter, read_only=True).path
+    # The one package alone, its Depends deliberately not followed: only its rlibs are wanted.
+    closure = Closure(dist=target.dist, arch=target.arch, roots=(std_name,), packages=(std[0],))
+    return rootfs.build_sysroot(session, closure, target, read_only=True).path
 
 
-@dataclass(frozen=True, slots=True)
-class _Fixed:
-    """A closure of exactly these records (no dependencies followed)."""
-
-    packages: tuple[Any, ...]
-    key: str
-
-
-def resolve_bootstrap(index: Any, extra: Sequence[str], *, cache: Cache | None = None) -> rootfs.ClosureLike:
+def resolve_bootstrap(index: PackageIndex, extra: Sequence[str], *, cache: Cache | None = None) -> Closure:
     """What mmdebstrap's minbase installs (Essential, Priority: required, apt) plus `extra`.
 
     usr-is-merged comes first so the resolver takes it for init-system-helpers' `usrmerge |
     usr-is-merged`: the tree is merged already, and usrmerge would drag perl in.
     """
-    from debforge.resolve import resolve_closure  # noqa: PLC0415 - rootfs/container sit after resolve
-
     base = _bootstrap_names(index, cache)
     wanted = list(dict.fromkeys(["usr-is-merged", *base, "apt", *extra]))
-    closure: rootfs.ClosureLike = resolve_closure(index, wanted)
-    return closure
+    return resolve_closure(index, wanted)
 
 
-def _bootstrap_names(index: Any, cache: Cache | None) -> list[str]:
+def _bootstrap_names(index: PackageIndex, cache: Cache | None) -> list[str]:
     """Essential and Priority: required names (a scan of every record), remembered per signed index."""
     state = cache.state(f"bootstrap-{index.release_key}.json") if cache is not None else None
     if state is not None and state.is_file():
@@ -201,29 +195,29 @@ def _bootstrap_names(index: Any, cache: Cache | None) -> list[str]:
 
 
 def _build(
-    target: Target, cache: Cache, reporter: Reporter, image_def: ImageDefinition, *, closure: Any, tag: str
+    session: Session, target: Target, image_def: ImageDefinition, *, closure: Closure, tag: str
 ) -> Image:
-    records = tuple(closure.packages)
-    debs = rootfs.fetch_debs(records, cache, reporter)
-    work = cache.tempdir("image-")
+    records, reporter = closure.packages, session.reporter
+    debs = rootfs.fetch_debs(session, records)
+    work = session.cache.tempdir("image-")
     try:
         root = work / "root"
         root.mkdir()
         with reporter.step(f"Unpacking {len(records)} packages"):
             rootfs.fill_tree(root, records, debs, target, configured=False)
-            _add_bootstrap_files(root, records, target, image_def, cache)
+            _add_bootstrap_files(root, records, target, image_def, session.cache)
         with reporter.step(f"Configuring {target.dist}/{target.arch} in a container"):
-            _docker_build(root, work, target, tag, closure.key)
+            _docker_build(session, root, target, tag=tag, closure_key=closure.key)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    found = find_image(tag)
+    found = find_image(session, tag)
     if found is None:
         raise ContainerError(f"the engine built {tag} but does not list it")
     return found
 
 
 def _add_bootstrap_files(
-    root: Path, records: Sequence[Any], target: Target, image_def: ImageDefinition, cache: Cache
+    root: Path, records: Sequence[PackageRecord], target: Target, image_def: ImageDefinition, cache: Cache
 ) -> None:
     boot = root / "debforge"
     boot.mkdir()
@@ -272,15 +266,14 @@ def _lists_name(url: str) -> str:
 def prefill_apt_lists(root: Path, target: Target, cache: Cache) -> None:
     """Copy the InRelease and Packages files debforge verified into /var/lib/apt/lists, so apt inside
     works without an emulated `apt-get update` (apt reads `.xz` lists as they are)."""
-    from debforge.archive.fetch import Net, index_entry, release_of, suite_state  # noqa: PLC0415 - see above
-    from debforge.report import NullReporter  # noqa: PLC0415 - no progress for cache reads
+    from debforge.archive.fetch import index_entry, release_of, suite_state  # noqa: PLC0415 - see above
 
     lists = root / "var/lib/apt/lists"
     (lists / "partial").mkdir(parents=True, exist_ok=True)
-    for suite in target.suites:
-        state = suite_state(
-            suite, target.keyring, cache, NullReporter(), Net(), ttl=0, offline=True, refresh=False
-        )
+    # Only what fetch_index verified a moment ago: offline, quiet, no network session opened.
+    with Session(cache=cache, offline=True) as cached:
+        states = [suite_state(cached, suite, target.keyring, refresh=False) for suite in target.suites]
+    for suite, state in zip(target.suites, states, strict=True):
         shutil.copyfile(cache.blob(state.inrelease), lists / _lists_name(f"{suite.base_url}/InRelease"))
         release = release_of(state, cache)
         for component in suite.components:
@@ -312,25 +305,24 @@ def _write_context(context: Path, dockerfile: bytes, root: Path) -> None:
         fh.write(b"\0" * (-end % 512) + b"\0" * 1024)  # end of archive: two zero blocks
 
 
-def _docker_build(root: Path, work: Path, target: Target, tag: str, closure_key: str) -> None:
+def _docker_build(session: Session, root: Path, target: Target, *, tag: str, closure_key: str) -> None:
     """`FROM scratch` + `ADD rootfs.tar /` + the bootstrap RUN, through the legacy builder, which
     (unlike `docker import --platform`) records the platform we ask for in the image config."""
-    import docker  # noqa: PLC0415 - see docker_client
+    import docker  # noqa: PLC0415 - docker-py is only needed by commands that use containers
 
     dockerfile = (
         'FROM scratch\nADD rootfs.tar /\nRUN ["/debforge/configure"]\n'
         f'LABEL {LABEL}.closure="{closure_key}" {LABEL}.target="{target.dist}/{target.arch}"\n'
         'ENV LANG=C.UTF-8\nCMD ["bash"]\n'
     )
-    context = work / "context.tar"
+    context = root.parent / "context.tar"  # beside the tree, in the build's work directory
     _write_context(context, dockerfile.encode(), root)
     # The tree is in the context now: delete it while the engine works (it takes seconds on busy disks).
     cleaner = threading.Thread(target=shutil.rmtree, args=(root,), kwargs={"ignore_errors": True})
     cleaner.start()
-    client = docker_client()
     try:
         with context.open("rb") as fh:
-            client.images.build(
+            session.docker().images.build(
                 fileobj=fh, custom_context=True, tag=tag, platform=target.docker_platform, rm=True,
                 forcerm=True, pull=False,
             )  # fmt: skip

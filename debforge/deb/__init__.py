@@ -12,16 +12,20 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO
 
 from debforge.cache import atomic_output
 from debforge.deb.check import check_spec
 from debforge.deb.compress import Compression, gzip_bytes, open_compressor
-from debforge.deb.tarstream import Kind, TarWriter
+from debforge.deb.tarstream import TarWriter
+from debforge.deb.tree import Directory, FileFromBytes, FileFromPath, FileKind, Symlink, TreeEntry, kind_of
 from debforge.errors import PackageError
 from debforge.report import Reporter
 
-FileKind = Kind  # what an entry of the installed tree is
+__all__ = [
+    "Directory", "FileFromBytes", "FileFromPath", "FileKind", "Package", "PackageSpec", "Symlink",
+    "TreeEntry", "changelog_gz", "control_fields", "control_text", "deb_filename", "write_deb",
+]  # fmt: skip
 
 _SUFFIX: dict[Compression, str] = {"xz": "xz", "zstd": "zst", "gzip": "gz"}
 _CHUNK = 1 << 20
@@ -35,18 +39,6 @@ _FIELD_ORDER = (
     "Static-Built-Using", "Section", "Priority", "Multi-Arch", "Homepage", "Description", "Tag", "Task",
 )  # fmt: skip
 _RANK = {name.lower(): rank for rank, name in enumerate(_FIELD_ORDER)}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileEntry:
-    """One object of the installed tree: a file (from `source` or `data`), a directory or a symlink."""
-
-    dest: PurePosixPath
-    kind: FileKind = "file"
-    source: Path | None = None
-    data: bytes | None = None
-    mode: int | None = None  # None: 0755 for dirs and executable sources, 0644 for other files
-    target: str | None = None  # the symlink's target, verbatim
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +65,7 @@ class PackageSpec:
     provides: str = ""
     multi_arch: str | None = None
     essential: bool = False
-    files: tuple[FileEntry, ...] = ()
+    files: tuple[TreeEntry, ...] = ()
     conffiles: tuple[str, ...] = ()
     scripts: Mapping[str, bytes] = field(default_factory=dict)
     extra_fields: Mapping[str, str] = field(default_factory=dict)
@@ -92,7 +84,7 @@ class Package:
     installed_size: int
     control: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         """The facts a build record or `--json` prints."""
         return {
             "path": str(self.path),
@@ -113,7 +105,7 @@ class _Member:
     kind: FileKind
     mode: int
     size: int
-    entry: FileEntry | None  # None for a parent directory nobody listed
+    entry: TreeEntry | None  # None for a parent directory nobody listed
 
 
 def changelog_gz(data: bytes) -> bytes:
@@ -158,20 +150,27 @@ def write_deb(
     return Package(path=path, spec=spec, sha256=digest, size=size, installed_size=size_kib, control=control)
 
 
-def _default_mode(entry: FileEntry) -> int:
+def _default_mode(entry: TreeEntry) -> int:
+    if isinstance(entry, Symlink):
+        return 0o777
     if entry.mode is not None:
         return entry.mode
-    if entry.kind == "symlink":
-        return 0o777
-    if entry.kind == "dir" or (entry.source is not None and entry.source.stat().st_mode & 0o111):
-        return 0o755
-    return 0o644
+    # Only a FileFromPath leaves its mode open: it keeps its source's executable bit (cargo-deb).
+    return 0o755 if entry.source.stat().st_mode & 0o111 else 0o644
 
 
-def _entry_size(entry: FileEntry) -> int:
-    if entry.kind != "file":
-        return 0
-    return len(entry.data) if entry.data is not None else entry.source.stat().st_size  # type: ignore[union-attr]  # check_spec: a file has data or source
+def _entry_size(entry: TreeEntry) -> int:
+    match entry:
+        case FileFromPath(source=source):
+            return source.stat().st_size
+        case FileFromBytes(data=data):
+            return len(data)
+        case Directory() | Symlink():
+            return 0
+
+
+def _link_target(entry: TreeEntry | None) -> str:
+    return entry.target if isinstance(entry, Symlink) else ""
 
 
 def _sort_key(member: _Member) -> tuple[bool, tuple[bytes, ...]]:
@@ -199,8 +198,8 @@ def _plan_members(spec: PackageSpec) -> tuple[_Member, ...]:
         for parent in dest.parents:
             if parent not in listed and parent not in members:
                 members[parent] = _Member(_tar_name(parent, "dir"), "dir", 0o755, 0, None)
-        mode = _default_mode(entry) & 0o7777
-        members[dest] = _Member(_tar_name(dest, entry.kind), entry.kind, mode, _entry_size(entry), entry)
+        kind, mode = kind_of(entry), _default_mode(entry) & 0o7777
+        members[dest] = _Member(_tar_name(dest, kind), kind, mode, _entry_size(entry), entry)
     return tuple(sorted(members.values(), key=_sort_key))
 
 
@@ -214,7 +213,7 @@ def _installed_size(members: Iterable[_Member]) -> int:
         if member.kind == "file":
             total += math.ceil(member.size / 1024)
         elif member.kind == "symlink":
-            total += math.ceil(len((member.entry.target or "").encode()) / 1024)  # type: ignore[union-attr]  # symlinks are always listed
+            total += math.ceil(len(_link_target(member.entry).encode()) / 1024)
         else:
             total += 1
     return total
@@ -264,12 +263,13 @@ def control_text(spec: PackageSpec, *, installed_size: int) -> str:
     )
 
 
-def _file_chunks(entry: FileEntry, expected: int) -> Iterator[bytes]:
+def _file_chunks(entry: TreeEntry, expected: int) -> Iterator[bytes]:
     """The content of a file entry, checked against the size the header already announced."""
-    if entry.data is not None:
+    if isinstance(entry, FileFromBytes):
         yield entry.data
         return
-    assert entry.source is not None  # noqa: S101 - check_spec guarantees a file has data or source
+    if not isinstance(entry, FileFromPath):
+        return
     seen = 0
     with entry.source.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -305,8 +305,7 @@ def _stream_data_tar(
     total = sum(member.size for member in members)
     with reporter.progress(f"compress data.tar.{_SUFFIX[spec.compression]}", total) as bar:
         for member in members:
-            target = (member.entry.target or "") if member.entry else ""
-            tar.add(member.name, member.kind, member.mode, member.size, linkname=target)
+            tar.add(member.name, member.kind, member.mode, member.size, linkname=_link_target(member.entry))
             if member.kind != "file" or member.entry is None:
                 continue
             digest = hashlib.md5()  # noqa: S324 - md5sums is dpkg's format, not a security check

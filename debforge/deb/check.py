@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from debforge.deb.tree import FileFromPath, Symlink, TreeEntry, kind_of
 from debforge.errors import PackageError
 from debforge.recipe import debian as debian_rules
 
 if TYPE_CHECKING:
-    from debforge.deb import FileEntry, PackageSpec
+    from debforge.deb import PackageSpec
 
 # dpkg-architecture names (lower case, digits, '-'), or "all" for architecture-independent packages.
 _ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -230,7 +231,7 @@ def _check_files(spec: PackageSpec) -> None:
         _check_entry(entry)
         if entry.dest in kinds:
             raise PackageError(f"{entry.dest} is listed twice in the package")
-        kinds[entry.dest] = entry.kind
+        kinds[entry.dest] = kind_of(entry)
     for dest in kinds:
         for parent in dest.parents:
             if kinds.get(parent, "dir") != "dir":
@@ -244,26 +245,22 @@ def _check_files(spec: PackageSpec) -> None:
         raise PackageError("a conffile is listed twice")
 
 
-def _check_entry(entry: FileEntry) -> None:
+def _check_entry(entry: TreeEntry) -> None:
     dest = entry.dest
     text = str(dest)
     if not dest.is_absolute() or dest == PurePosixPath("/") or ".." in dest.parts or "\n" in text:
         raise PackageError(f"destination {text!r} must be an absolute path below / without '..' or newlines")
-    if entry.mode is not None and not 0 <= entry.mode <= _MAX_MODE:
-        raise PackageError(f"{dest}: mode {entry.mode:#o} is not a permission mode (0 to 07777)")
-    has_content = (entry.source is not None) + (entry.data is not None)
-    if entry.kind == "file" and has_content != 1:
-        raise PackageError(f"{dest}: a file needs exactly one of a source path or inline data")
-    if entry.kind != "file" and has_content:
-        raise PackageError(f"{dest}: a {entry.kind} cannot have a source or data")
-    if (entry.kind == "symlink") != bool(entry.target):
-        raise PackageError(f"{dest}: a symlink needs a target, and only a symlink has one")
-    if entry.source is not None:
+    mode = None if isinstance(entry, Symlink) else entry.mode
+    if mode is not None and not 0 <= mode <= _MAX_MODE:
+        raise PackageError(f"{dest}: mode {mode:#o} is not a permission mode (0 to 07777)")
+    if isinstance(entry, Symlink) and not entry.target:
+        raise PackageError(f"{dest}: a symlink needs a target")
+    if isinstance(entry, FileFromPath):
         try:
-            mode = entry.source.stat().st_mode
+            file_mode = entry.source.stat().st_mode
         except OSError as exc:
             raise PackageError(f"{dest}: cannot read its source {entry.source}: {exc.strerror}") from exc
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(file_mode):
             raise PackageError(f"{dest}: its source {entry.source} is not a regular file")
 
 

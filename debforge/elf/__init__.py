@@ -54,6 +54,7 @@ def check_symbol_versions(infos: Iterable[ElfInfo], sysroot: Path, target: Targe
     """
     infos = tuple(infos)
     shipped = {i.soname for i in infos if i.soname}
+    defined: dict[Path, set[str]] = {}  # each library is read once, however many files need it
     for info in infos:
         for lib, wanted in sorted(info.versions.items()):
             if lib in shipped:
@@ -64,7 +65,9 @@ def check_symbol_versions(infos: Iterable[ElfInfo], sysroot: Path, target: Targe
                     f"{info.path.name} needs {lib}, which the {target.dist} sysroot does not have",
                     hint=f"add the package that ships {lib} to the sysroot",
                 )
-            provided = set(read_elf(found).defined_versions)
+            if found not in defined:
+                defined[found] = set(read_elf(found).defined_versions)
+            provided = defined[found]
             missing = sorted(set(wanted) - provided, key=version_key)
             if missing:
                 raise ElfError(_guard_sentence(info.path.name, missing[-1], provided, target.dist, lib))

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from debforge.builder import Artifact
-from debforge.deb import FileEntry, PackageSpec
+from debforge.deb import FileFromPath, PackageSpec, Symlink
 from debforge.elf import build_id
 from debforge.errors import PackageError
 
@@ -30,7 +30,7 @@ def debug_path(build_id_hex: str) -> PurePosixPath:
 def dbgsym_spec(main: PackageSpec, debug: Sequence[Artifact]) -> PackageSpec:
     """The -dbgsym PackageSpec of `main`: its debug files by build-id, tied to its exact version."""
     ids: list[str] = []
-    files: list[FileEntry] = []
+    files: list[FileFromPath] = []
     for artifact in debug:
         found = build_id(artifact.source)
         if not found or len(found) <= len("xx"):  # the path needs a dir and a file name part
@@ -38,11 +38,11 @@ def dbgsym_spec(main: PackageSpec, debug: Sequence[Artifact]) -> PackageSpec:
         if found in ids:
             continue  # two artifacts from one link: the same debug file, listed once (as dh_strip does)
         ids.append(found)
-        files.append(FileEntry(dest=debug_path(found), source=artifact.source, mode=0o644))
+        files.append(FileFromPath(dest=debug_path(found), source=artifact.source, mode=0o644))
     name = f"{main.name}-dbgsym"
     # dh_strip links the doc dir to the main package's; the exact-version Depends makes that valid
     # (Policy 12.5, lintian usr-share-doc-symlink-without-dependency).
-    doc = FileEntry(dest=PurePosixPath("/usr/share/doc", name), kind="symlink", target=main.name)
+    doc = Symlink(dest=PurePosixPath("/usr/share/doc", name), target=main.name)
     return PackageSpec(
         name=name, version=main.version, arch=main.arch, maintainer=main.maintainer,
         description=f"debug symbols for {main.name}", section="debug", priority="optional",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from debforge.errors import CommandError, PackageError, ToolMissingError
-from debforge.recipe import AUTO, LintianOverride, MaintainerScript, Recipe, SystemdUnits
+from debforge.recipe import AUTO, BinaryBuild, LintianOverride, MaintainerScript, Recipe, SystemdUnits
 from debforge.run import run
 
 # lintian's package-contains-ancient-file fires for mtimes before 1975 (timestamps near 0 are a bug).
@@ -134,9 +134,8 @@ def _newest_mtime(recipe: Recipe) -> SourceDate:
 
 def _project_files(recipe: Recipe) -> list[Path]:
     """The project's regular files; for `--binary FILE` the file alone (its directory may be /usr/bin)."""
-    binary = recipe.build.binary
-    if binary is not None and recipe.recipe_file == binary:
-        return [binary]
+    if isinstance(recipe.build, BinaryBuild) and recipe.recipe_file == recipe.build.binary:
+        return [recipe.build.binary]
     # A recipe kept outside the project (`[build] source = "../x"`) is an input all the same.
     found = [] if recipe.recipe_file.is_relative_to(recipe.source_dir) else [recipe.recipe_file]
     for dirpath, dirnames, filenames in os.walk(recipe.source_dir):
@@ -261,12 +260,12 @@ GENERATED_CHANGELOG_OVERRIDE = LintianOverride(
 )
 
 
-def lintian_overrides(name: str, overrides: Sequence[LintianOverride]) -> str:
+def render_lintian_overrides(name: str, overrides: Sequence[LintianOverride]) -> str:
     """`usr/share/lintian/overrides/<pkg>`: each override preceded by its reason as a comment."""
     return "".join(f"# {o.reason}\n{name}: {o.tag}\n" for o in overrides)
 
 
-def maintainer_scripts(recipe: Recipe) -> dict[str, bytes]:
+def render_maintainer_scripts(recipe: Recipe) -> dict[str, bytes]:
     """The control-area scripts: the recipe's, #DEBHELPER# replaced; generated ones for systemd units."""
     snippets = systemd_snippets(recipe.systemd)
     scripts: dict[str, bytes] = {}

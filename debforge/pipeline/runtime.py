@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from debforge.archive import Contents, fetch_contents, fetch_index
-from debforge.cache import Cache
 from debforge.dists import Target
-from debforge.elf import ElfInfo, read_elf
+from debforge.elf import ElfInfo
 from debforge.errors import DebforgeError, ElfError, PackageError
 from debforge.recipe.tomlfile import display
-from debforge.report import Reporter
 from debforge.resolve import Closure, resolve_closure
 from debforge.rootfs import Sysroot, build_sysroot
+from debforge.session import Session
 from debforge.shlibdeps import library_packages
 
 Candidate = Callable[[str], object]
@@ -34,41 +33,38 @@ class Runtime:
     closure: Closure
 
 
-def sysroot_for_files(
-    files: Sequence[Path], target: Target, cache: Cache, reporter: Reporter, *, offline: bool = False
-) -> Sysroot:
+def sysroot_for_files(session: Session, infos: Sequence[ElfInfo], target: Target) -> Sysroot:
     """The runtime sysroot for shlibdeps: the packages shipping the files' NEEDED sonames + closure."""
-    return runtime_sysroot(files, target, cache, reporter, offline=offline).sysroot
+    return runtime_sysroot(session, infos, target).sysroot
 
 
 def runtime_sysroot(
-    files: Sequence[Path],
+    session: Session,
+    infos: Sequence[ElfInfo],
     target: Target,
-    cache: Cache,
-    reporter: Reporter,
     *,
-    offline: bool,
     build_root: Path | None = None,
     recipe_file: Path | None = None,
 ) -> Runtime:
     """Resolve and unpack the packages behind the files' NEEDED sonames (Contents only when needed).
 
-    `build_root` is the build-depends sysroot the files were linked against; `recipe_file` is where
-    the error for an unreadable Contents tells the user to add build-depends.
+    `infos` are the files' facts, read once by the caller. `build_root` is the build-depends
+    sysroot the files were linked against; `recipe_file` is where the error for an unreadable
+    Contents tells the user to add build-depends.
     """
-    infos = [read_elf(path) for path in files]
-    index = fetch_index(target, cache, reporter, offline=offline)
+    index = fetch_index(session, target)
     needed = needed_sonames(infos)
     found = sysroot_packages(infos, needed, build_root, target, index.candidate)
     missing = {soname: file for soname, file in needed.items() if soname not in found}
     if missing:
-        contents = _read_contents(missing, target, cache, reporter, offline=offline, recipe_file=recipe_file,
-                                  candidate=index.candidate)  # fmt: skip
+        contents = _read_contents(
+            session, missing, target, recipe_file=recipe_file, candidate=index.candidate
+        )
         found |= soname_packages(missing, target, contents.packages_for, index.candidate)
     wanted = sorted(set(found.values()))
-    with reporter.step(f"Resolving the runtime sysroot ({', '.join(wanted) or 'nothing'})"):
+    with session.reporter.step(f"Resolving the runtime sysroot ({', '.join(wanted) or 'nothing'})"):
         closure = resolve_closure(index, wanted)
-    return Runtime(sysroot=build_sysroot(closure, target, cache, reporter, read_only=True), closure=closure)
+    return Runtime(sysroot=build_sysroot(session, closure, target, read_only=True), closure=closure)
 
 
 def needed_sonames(infos: Sequence[ElfInfo]) -> dict[str, str]:
@@ -122,17 +118,15 @@ def soname_packages(
 
 
 def _read_contents(
+    session: Session,
     missing: Mapping[str, str],
     target: Target,
-    cache: Cache,
-    reporter: Reporter,
     *,
-    offline: bool,
     recipe_file: Path | None,
     candidate: Candidate,
 ) -> Contents:
     try:
-        return fetch_contents(target, cache, reporter, offline=offline)
+        return fetch_contents(session, target)
     except DebforgeError as exc:
         raise contents_error(missing, target, exc, recipe_file=recipe_file, candidate=candidate) from exc
 

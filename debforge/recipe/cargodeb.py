@@ -12,7 +12,7 @@ from pathlib import Path
 from debforge.recipe import fields, parts
 from debforge.recipe.debian import AUTO, debian_package_name, mangle_cargo_version
 from debforge.recipe.manifest import CargoManifest, read_cargo_manifest
-from debforge.recipe.model import BuildSpec, CratesSource, Recipe
+from debforge.recipe.model import CargoBuild, CratesSource, Recipe
 from debforge.recipe.tomlfile import Table
 from debforge.report import Reporter
 
@@ -106,11 +106,11 @@ def load_cargo_deb(path: Path, *, arch: str, reporter: Reporter, variant: str | 
         assets=all_assets,
         conffiles=parts.conffiles(deb, "conf-files", deb.strings("conf-files") or (), all_assets),
         scripts_dir=scripts_dir,
-        scripts=parts.maintainer_scripts(scripts_dir),
+        scripts=parts.find_maintainer_scripts(scripts_dir),
         triggers_file=parts.existing_file(deb, "triggers-file", deb.string("triggers-file"), base),
         systemd=parts.systemd_units(deb, "systemd-units", name, base, scripts_dir),
-        test=parts.test_spec(extra.table("test")),
-        lintian_overrides=parts.lintian_overrides(extra, "lintian-overrides"),
+        test=parts.smoke_spec(extra.table("test")),
+        lintian_overrides=parts.parse_lintian_overrides(extra, "lintian-overrides"),
         preserve_symlinks=deb.boolean("preserve-symlinks", False),
         variant=variant,
     )
@@ -197,15 +197,14 @@ def _extended(deb: Table, cargo: CargoManifest) -> str | None:
     return chosen.read_text(errors="replace") if chosen else None
 
 
-def _build(deb: Table, extra: Table, cargo: CargoManifest, arch: str) -> BuildSpec:
+def _build(deb: Table, extra: Table, cargo: CargoManifest, arch: str) -> CargoBuild:
     """Build settings: cargo-deb's features/profile/debug keys plus debforge's build-depends/crates."""
     crates = extra.string("crates") or "registry"
     chosen = next((c for c in _CRATES if c == crates), None)
     if chosen is None:
         raise extra.error("crates", f"'{crates}' is not a crates source ({', '.join(_CRATES)})")
     compress = deb.boolean("compress-debug-symbols", True) if deb.has("compress-debug-symbols") else None
-    return BuildSpec(
-        kind="cargo",
+    return CargoBuild(
         build_depends=parts.relations(extra, "build-depends", arch),
         features=deb.strings("features") or (),
         default_features=deb.boolean("default-features", True),

@@ -4,32 +4,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import ClassVar, Literal
 
 from debforge.recipe.debian import AUTO, full_version
 
-BuildKind = Literal["cargo", "binary"]
 CratesSource = Literal["debian", "vendored", "registry"]
 # Maintainer scripts dpkg runs or reads (Policy 6, debconf): the only names taken from the dir.
 SCRIPT_NAMES = ("preinst", "postinst", "prerm", "postrm", "config", "templates")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class AssetSource:
-    """Where an asset's bytes come from.
+class BuiltSource:
+    """An asset made by the build stage, by artifact name.
 
-    `kind="file"`: `path` is an existing file of the project. `kind="built"`: `name` is a build
-    artifact the build stage resolves (a Cargo bin target such as "hello-ssl", a cdylib file name
-    such as "libfoo.so", or for kind binary the prebuilt file's name); cargo-deb's
-    `target/release/<name>` and `$auto` become this, so no host target dir leaks into a recipe.
+    A Cargo bin target such as "hello-ssl", a cdylib file name such as "libfoo.so", or for kind
+    binary the prebuilt file's name; cargo-deb's `target/release/<name>` and `$auto` become this,
+    so no host target dir leaks into a recipe.
     """
 
-    kind: Literal["file", "built"]
-    path: Path | None = None
-    name: str | None = None
+    name: str
 
     def __str__(self) -> str:
-        return f"<built:{self.name}>" if self.kind == "built" else str(self.path)
+        return f"<built:{self.name}>"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileSource:
+    """An asset that is an existing file of the project."""
+
+    path: Path
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+AssetSource = BuiltSource | FileSource  # where an asset's bytes come from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +51,7 @@ class Asset:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Relations:
+class RelationFields:
     """The relation fields of the binary package, each a tuple of AND-groups (`a | b (>= 1)`).
 
     `depends` may hold the marker `$auto` (AUTO) where the computed shared-library Depends goes.
@@ -66,22 +75,46 @@ class Relations:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BuildSpec:
-    """How to produce the built assets."""
+class CargoBuild:
+    """`kind = "cargo"`: cross-build the Cargo project of `manifest` for the target."""
 
-    kind: BuildKind
+    kind: ClassVar[Literal["cargo"]] = "cargo"
+    manifest: Path  # the Cargo.toml
     build_depends: tuple[str, ...] = ()  # Debian relations for the target sysroot, e.g. "libssl-dev"
     features: tuple[str, ...] = ()
     default_features: bool = True
     crates: CratesSource = "registry"
     profile: str = "release"
-    binaries: tuple[str, ...] = ()  # cargo: bin targets to build; binary: artifact names
-    cdylibs: tuple[str, ...] = ()  # cargo: cdylib targets (lib<name>.so)
-    binary: Path | None = None  # kind binary: the prebuilt file
-    manifest: Path | None = None  # kind cargo: the Cargo.toml
+    binaries: tuple[str, ...] = ()  # bin targets to build
+    cdylibs: tuple[str, ...] = ()  # cdylib targets (lib<name>.so)
     dbgsym: bool = False
     separate_debug_symbols: bool = False
     compress_debug_symbols: bool | None = None  # None: cargo-deb's automatic choice
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BinaryBuild:
+    """`kind = "binary"`: package a prebuilt ELF file as it is (after ELF repair)."""
+
+    kind: ClassVar[Literal["binary"]] = "binary"
+    binary: Path  # the prebuilt file; its name is the artifact name
+    build_depends: tuple[str, ...] = ()
+    dbgsym: bool = False
+    separate_debug_symbols: bool = False
+    compress_debug_symbols: bool | None = None
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        """The one artifact: the prebuilt file's name."""
+        return (self.binary.name,)
+
+    @property
+    def cdylibs(self) -> tuple[str, ...]:
+        """A prebuilt file is never a Cargo cdylib target."""
+        return ()
+
+
+BuildSpec = CargoBuild | BinaryBuild  # how to produce the built assets, one type per build kind
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,7 +157,7 @@ class SystemdUnits:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TestSpec:
+class SmokeSpec:
     """A command to run in a fresh target container after install, and a stdout substring."""
 
     run: str
@@ -160,7 +193,7 @@ class Recipe:
     copyright: str | None = None  # holders, e.g. "2024, Jane <jane@example.org>"
     copyright_file: Path | None = None  # a ready DEP-5 file used verbatim
     changelog: Path | None = None  # debian/changelog format
-    relations: Relations = field(default_factory=Relations)
+    relations: RelationFields = field(default_factory=RelationFields)
     build: BuildSpec
     assets: tuple[Asset, ...] = ()
     conffiles: tuple[PurePosixPath, ...] = ()
@@ -168,7 +201,7 @@ class Recipe:
     scripts: tuple[MaintainerScript, ...] = ()
     triggers_file: Path | None = None
     systemd: tuple[SystemdUnits, ...] = ()
-    test: TestSpec | None = None
+    test: SmokeSpec | None = None
     lintian_overrides: tuple[LintianOverride, ...] = ()
     preserve_symlinks: bool = False
     variant: str | None = None

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from debforge.errors import RecipeError
 from debforge.recipe import fields, parts
 from debforge.recipe.debian import AUTO, debian_package_name, mangle_cargo_version
 from debforge.recipe.manifest import CargoManifest, read_cargo_manifest
-from debforge.recipe.model import Asset, BuildSpec, CratesSource, Recipe
+from debforge.recipe.model import Asset, BinaryBuild, BuildSpec, CargoBuild, CratesSource, Recipe
 from debforge.recipe.tomlfile import Table, display, read_toml
 from debforge.report import Reporter
+
+_Build = TypeVar("_Build", CargoBuild, BinaryBuild)  # _debug_options keeps the kind it is given
 
 TOP_KEYS = ("package", "relations", "build", "assets", "scripts", "systemd", "test", "lintian")
 PACKAGE_KEYS = (
@@ -106,13 +109,15 @@ def load_native(path: Path, *, arch: str, reporter: Reporter) -> Recipe:
         assets=all_assets,
         conffiles=parts.conffiles(pkg, "conf-files", pkg.strings("conf-files") or (), all_assets),
         scripts_dir=scripts_dir,
-        scripts=parts.maintainer_scripts(scripts_dir),
+        scripts=parts.find_maintainer_scripts(scripts_dir),
         triggers_file=parts.existing_file(
             scripts_t, "triggers-file", scripts_t.string("triggers-file"), path.parent
         ),
         systemd=parts.systemd_units(root, "systemd", name, path.parent, scripts_dir),
-        test=parts.test_spec(root.table("test")),
-        lintian_overrides=parts.lintian_overrides(_section(root, "lintian", ("overrides",)), "overrides"),
+        test=parts.smoke_spec(root.table("test")),
+        lintian_overrides=parts.parse_lintian_overrides(
+            _section(root, "lintian", ("overrides",)), "overrides"
+        ),
         preserve_symlinks=pkg.boolean("preserve-symlinks", False),
     )
 
@@ -162,7 +167,7 @@ def _build(table: Table, cargo: CargoManifest | None, source_dir: Path, arch: st
         binary = parts.existing_file(table, "binary", table.required("binary"), table.file.parent)
         if binary is None:  # unreachable: required() raised; kept for the type checker
             raise table.error("binary", "a prebuilt file is required")
-        return _debug_options(table, BuildSpec(kind="binary", binaries=(binary.name,), binary=binary), arch)
+        return _debug_options(table, BinaryBuild(binary=binary), arch)
     if cargo is None:
         raise RecipeError(
             f"[build] kind 'cargo' of {display(table.file)} needs a Cargo.toml in {display(source_dir)}"
@@ -171,8 +176,7 @@ def _build(table: Table, cargo: CargoManifest | None, source_dir: Path, arch: st
     for binary_name in binaries:
         if binary_name not in cargo.bins:
             raise table.error("binaries", f"'{binary_name}' is not a bin target of {display(cargo.path)}")
-    spec = BuildSpec(
-        kind="cargo",
+    spec = CargoBuild(
         crates=crates,
         features=table.strings("features") or (),
         default_features=table.boolean("default-features", True),
@@ -193,7 +197,7 @@ def _crates(table: Table) -> CratesSource:
     raise table.error("crates", f"'{value}' is not a crates source ({', '.join(CRATES)})")
 
 
-def _debug_options(table: Table, spec: BuildSpec, arch: str) -> BuildSpec:
+def _debug_options(table: Table, spec: _Build, arch: str) -> _Build:
     """The keys every build kind shares: build-depends and debug symbols."""
     compress = table.boolean("compress-debug-symbols", True) if table.has("compress-debug-symbols") else None
     return replace(

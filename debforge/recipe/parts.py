@@ -11,13 +11,14 @@ from debforge.recipe.debian import AUTO, parse_relation_group, split_relation_fi
 from debforge.recipe.model import (
     SCRIPT_NAMES,
     Asset,
-    AssetSource,
     BuildSpec,
+    BuiltSource,
+    FileSource,
     LintianOverride,
     MaintainerScript,
-    Relations,
+    RelationFields,
+    SmokeSpec,
     SystemdUnits,
-    TestSpec,
     UnitFile,
 )
 from debforge.recipe.tomlfile import Table, display
@@ -74,16 +75,13 @@ class AssetContext:
 
 def auto_assets(ctx: AssetContext) -> list[Asset]:
     """cargo-deb's `$auto`: bins to usr/bin (0755), cdylibs to usr/lib (0644), the readme to the doc dir."""
-    out = [
-        Asset(source=AssetSource(kind="built", name=b), dest=PurePosixPath("/usr/bin", b), mode=0o755)
-        for b in ctx.bins
-    ]
+    out = [Asset(source=BuiltSource(name=b), dest=PurePosixPath("/usr/bin", b), mode=0o755) for b in ctx.bins]
     for lib in ctx.cdylibs:
-        source = AssetSource(kind="built", name=f"lib{lib}.so")
+        source = BuiltSource(name=f"lib{lib}.so")
         out.append(Asset(source=source, dest=PurePosixPath("/usr/lib", f"lib{lib}.so"), mode=0o644))
     if ctx.readme is not None:
         dest = PurePosixPath("/usr/share/doc", ctx.deb_name, ctx.readme.name)
-        out.append(Asset(source=AssetSource(kind="file", path=ctx.readme), dest=dest, mode=0o644))
+        out.append(Asset(source=FileSource(path=ctx.readme), dest=dest, mode=0o644))
     return out
 
 
@@ -150,7 +148,7 @@ def _expand(
     """Resolve one source: a build artifact, a file, or a glob of files."""
     if source.startswith("target/"):
         name = _built_name(table, key, source)
-        built = AssetSource(kind="built", name=name)
+        built = BuiltSource(name=name)
         return [Asset(source=built, dest=_dest(table, key, dest, name), mode=mode)]
     if not _GLOB_CHARS & set(source):
         path = ctx.source_dir / source
@@ -159,11 +157,7 @@ def _expand(
             raise RecipeError(
                 f"asset source '{source}' of {table.ref(key)} does not exist (looked in {where})"
             )
-        return [
-            Asset(
-                source=AssetSource(kind="file", path=path), dest=_dest(table, key, dest, path.name), mode=mode
-            )
-        ]
+        return [Asset(source=FileSource(path=path), dest=_dest(table, key, dest, path.name), mode=mode)]
     if Path(source).is_absolute():
         raise table.error(key, f"the glob '{source}' must be relative to the project")
     files = sorted(p.relative_to(ctx.source_dir) for p in ctx.source_dir.glob(source) if p.is_file())
@@ -178,7 +172,7 @@ def _expand(
         # cargo-deb keeps the path below the glob's fixed prefix, so `doc/**/*.md` keeps subdirs.
         below = rel.relative_to(base) if rel.is_relative_to(base) else Path(rel.name)
         target = _dest(table, key, dest, below.as_posix())
-        out.append(Asset(source=AssetSource(kind="file", path=ctx.source_dir / rel), dest=target, mode=mode))
+        out.append(Asset(source=FileSource(path=ctx.source_dir / rel), dest=target, mode=mode))
     return out
 
 
@@ -230,7 +224,7 @@ def existing_file(table: Table, key: str, value: str | None, base: Path) -> Path
     return path
 
 
-def maintainer_scripts(scripts_dir: Path | None) -> tuple[MaintainerScript, ...]:
+def find_maintainer_scripts(scripts_dir: Path | None) -> tuple[MaintainerScript, ...]:
     """The maintainer scripts present in the directory; `#DEBHELPER#` marks where snippets go."""
     if scripts_dir is None:
         return ()
@@ -312,17 +306,16 @@ def check_built(table: Table, key: str, all_assets: tuple[Asset, ...], build: Bu
     """Every built asset must name something the build produces (a bin target or a cdylib)."""
     known = (*build.binaries, *(f"lib{lib}.so" for lib in build.cdylibs))
     for asset in all_assets:
-        name = asset.source.name
-        if asset.source.kind == "built" and name not in known:
+        if isinstance(asset.source, BuiltSource) and (name := asset.source.name) not in known:
             what = f"it builds {', '.join(known) or 'nothing'}"
-            hint = suggest(name or "", known)
+            hint = suggest(name, known)
             raise table.error(key, f"'target/release/{name}' is not built by this project ({what}){hint}")
 
 
-def relation_fields(table: Table, arch: str) -> Relations:
+def relation_fields(table: Table, arch: str) -> RelationFields:
     """All relation fields of a table; depends defaults to `["$auto"]`, as in cargo-deb."""
     get = {key: relations(table, key, arch) for key in RELATION_KEYS}
-    return Relations(
+    return RelationFields(
         depends=relations(table, "depends", arch, default=(AUTO,)),
         pre_depends=get["pre-depends"],
         recommends=get["recommends"],
@@ -335,15 +328,15 @@ def relation_fields(table: Table, arch: str) -> Relations:
     )
 
 
-def test_spec(table: Table | None) -> TestSpec | None:
+def smoke_spec(table: Table | None) -> SmokeSpec | None:
     """A `{run, expect}` table: a command and the substring its stdout must contain."""
     if table is None:
         return None
     table.check_keys(("run", "expect"))
-    return TestSpec(run=table.required("run"), expect=table.string("expect"))
+    return SmokeSpec(run=table.required("run"), expect=table.string("expect"))
 
 
-def lintian_overrides(table: Table, key: str) -> tuple[LintianOverride, ...]:
+def parse_lintian_overrides(table: Table, key: str) -> tuple[LintianOverride, ...]:
     """`[{tag, reason}, ...]`, each reason one line (lintian-clean means every override is explained)."""
     out = []
     for entry in table.tables(key):

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 from debforge.errors import RecipeError
 from debforge.recipe.debian import AUTO, check_package_name, check_version, full_version
-from debforge.recipe.model import Asset, AssetSource, BuildSpec, Recipe, Relations
+from debforge.recipe.model import Asset, BinaryBuild, BuiltSource, Recipe, RelationFields
 from debforge.recipe.tomlfile import display
 
 
@@ -30,9 +30,7 @@ def binary_recipe(
     if reason:
         raise RecipeError(f"--version '{version}' is not a valid Debian version: {reason}")
     binary = binary.absolute()
-    built = Asset(
-        source=AssetSource(kind="built", name=binary.name), dest=PurePosixPath("/usr/bin", name), mode=0o755
-    )
+    built = Asset(source=BuiltSource(name=binary.name), dest=PurePosixPath("/usr/bin", name), mode=0o755)
     return Recipe(
         recipe_file=binary,
         source_dir=binary.parent,
@@ -47,8 +45,8 @@ def binary_recipe(
             "and with its shared-library dependencies computed by debforge."
         ),
         section="utils",
-        relations=Relations(depends=(AUTO,)),
-        build=BuildSpec(kind="binary", binaries=(binary.name,), binary=binary),
+        relations=RelationFields(depends=(AUTO,)),
+        build=BinaryBuild(binary=binary),
         assets=(built,),
     )
 

@@ -6,15 +6,22 @@ indexes as Debian's archive does, signed, and switched in atomically for concurr
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from debforge.errors import RepoError
-from debforge.repo.pool import PackageList, RepoPackage, add_debs, init_repo, list_packages, prune, remove
+from debforge.repo.pool import (
+    Labels,
+    PackageList,
+    RepoPackage,
+    add_debs,
+    init_repo,
+    list_packages,
+    prune,
+    remove,
+)
 from debforge.repo.publish import DistPublished, PublishResult, publish
-from debforge.repo.sign import export_public_key, signing_key
+from debforge.repo.sign import KeyOptions, export_public_key, signing_key
 from debforge.repo.state import Repo, load_config
 
 
@@ -35,27 +42,15 @@ def parse_date(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def export_key(
-    root: Path,
-    *,
-    sign_key: str | None = None,
-    key_file: Path | None = None,
-    gpg_home: Path | None = None,
-    env: Mapping[str, str] | None = None,
-) -> str:
+def export_key(root: Path, key: KeyOptions | None = None) -> str:
     """The repository's public signing key, ASCII-armored (for /etc/apt/keyrings/ and signed-by)."""
-    key = signing_key(
-        load_config(root),
-        os.environ if env is None else env,
-        sign_key=sign_key,
-        key_file=key_file,
-        gpg_home=gpg_home,
-    )
-    return export_public_key(key)
+    return export_public_key(signing_key(load_config(root), key or KeyOptions()))
 
 
 __all__ = [
     "DistPublished",
+    "KeyOptions",
+    "Labels",
     "PackageList",
     "PublishResult",
     "Repo",

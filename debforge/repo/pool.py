@@ -16,6 +16,7 @@ from debforge.cache import atomic_output
 from debforge.errors import RepoError
 from debforge.repo.debfile import DebInfo, read_deb
 from debforge.repo.render import pool_filename
+from debforge.repo.sign import KeyOptions
 from debforge.repo.state import META_DIR, Member, Repo, State, locked, pool_path, read_state, save_config
 
 # Dists, components and architectures become directory names under dists/ and pool/: no '/', no
@@ -67,17 +68,23 @@ class PackageList:
         }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Labels:
+    """The Release's Origin, Label and Description fields (apt pins and `apt policy` show them)."""
+
+    origin: str = "debforge"
+    label: str = "debforge"
+    description: str = ""
+
+
 def init_repo(
     root: Path,
     *,
     dists: Sequence[str],
     components: Sequence[str] = ("main",),
     arches: Sequence[str],
-    sign_key: str | None = None,
-    key_file: Path | None = None,
-    origin: str = "debforge",
-    label: str = "debforge",
-    description: str = "",
+    key: KeyOptions | None = None,
+    labels: Labels | None = None,
 ) -> Repo:
     """Create (or re-configure) a repository at `root`; its configuration lives in `.debforge/`."""
     for what, values in (("dist", dists), ("component", components), ("architecture", arches)):
@@ -88,18 +95,19 @@ def init_repo(
             )
     if "all" in arches:
         raise RepoError("`all` is not a repository architecture: arch-all debs go into every arch's index")
-    if key_file is not None and not key_file.is_file():
-        raise RepoError(f"key file {key_file} does not exist")
+    key, labels = key or KeyOptions(), labels or Labels()
+    if key.key_file is not None and not key.key_file.is_file():
+        raise RepoError(f"key file {key.key_file} does not exist")
     repo = Repo(
         root=root.resolve(),
         dists=tuple(dists),
         components=tuple(components),
         arches=tuple(arches),
-        origin=origin,
-        label=label,
-        description=description,
-        sign_key=sign_key,
-        key_file=None if key_file is None else key_file.resolve(),
+        origin=labels.origin,
+        label=labels.label,
+        description=labels.description,
+        sign_key=key.sign_key,
+        key_file=None if key.key_file is None else key.key_file.resolve(),
     )
     (repo.root / META_DIR).mkdir(parents=True, exist_ok=True)
     (repo.root / "pool").mkdir(exist_ok=True)

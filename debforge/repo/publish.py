@@ -16,8 +16,6 @@ import functools
 import gzip
 import hashlib
 import lzma
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -36,7 +34,7 @@ from debforge.repo.render import (
     render_packages,
     render_release,
 )
-from debforge.repo.sign import Signer, signer, signing_key
+from debforge.repo.sign import KeyOptions, Signer, signer, signing_key
 from debforge.repo.state import Repo, State, fsync_dir, locked
 from debforge.report import NullReporter, Reporter
 
@@ -94,41 +92,22 @@ def publish(
     *,
     date: datetime | None = None,
     valid_for: timedelta | None = None,
-    sign_key: str | None = None,
-    key_file: Path | None = None,
-    gpg_home: Path | None = None,
-    passphrase_file: Path | None = None,
+    key: KeyOptions | None = None,
     unsigned: bool = False,
     keep_generations: int = 3,
-    env: Mapping[str, str] | None = None,
     reporter: Reporter | None = None,
 ) -> PublishResult:
     """Regenerate every index and Release, sign them, and switch them in atomically."""
     reporter = reporter or NullReporter()
     when = (date or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     with locked(root) as (repo, state):
-        key = signing_key(
-            repo,
-            os.environ if env is None else env,
-            sign_key=sign_key,
-            key_file=key_file,
-            gpg_home=gpg_home,
-            passphrase_file=passphrase_file,
-        )
+        chosen = signing_key(repo, key or KeyOptions())
+        dates = _Dates(when=when, valid_for=valid_for)
         by_hash: set[str] = set()
         # The keyring is opened before any file is written: a missing key changes nothing.
-        with contextlib.nullcontext(None) if unsigned else signer(key) as sign:
+        with contextlib.nullcontext(None) if unsigned else signer(chosen) as sign:
             published = [
-                _publish_dist(
-                    repo,
-                    state,
-                    dist,
-                    when=when,
-                    valid_for=valid_for,
-                    sign=sign,
-                    by_hash=by_hash,
-                    reporter=reporter,
-                )
+                _publish_dist(repo, state, dist, dates=dates, sign=sign, by_hash=by_hash, reporter=reporter)
                 for dist in repo.dists
             ]
         removed = _collect_garbage(repo.root, state, sorted(by_hash), keep_generations)
@@ -137,20 +116,27 @@ def publish(
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Dates:
+    """The Release's Date and how long it stays valid (Valid-Until = Date + valid_for)."""
+
+    when: datetime
+    valid_for: timedelta | None
+
+
 def _publish_dist(
     repo: Repo,
     state: State,
     dist: str,
     *,
-    when: datetime,
-    valid_for: timedelta | None,
+    dates: _Dates,
     sign: Signer | None,
     by_hash: set[str],
     reporter: Reporter,
 ) -> DistPublished:
     with reporter.step(f"publishing {dist}"):
         files, count = _write_indexes(repo, state, dist, by_hash)
-        release = render_release(_release_info(repo, dist, when, valid_for, files))
+        release = render_release(_release_info(repo, dist, dates.when, dates.valid_for, files))
         changed = _switch_release(repo.root / "dists" / dist, release, sign)
     return DistPublished(
         dist=dist,

@@ -12,6 +12,7 @@ Where the key comes from, first match wins:
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -35,16 +36,26 @@ class SigningKey:
     passphrase: str | None
 
 
-def signing_key(
-    repo: Repo,
-    env: Mapping[str, str],
-    *,
-    sign_key: str | None = None,
-    key_file: Path | None = None,
-    gpg_home: Path | None = None,
-    passphrase_file: Path | None = None,
-) -> SigningKey:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyOptions:
+    """What the command line named for signing; each None falls back to the environment, then the repo."""
+
+    sign_key: str | None = None
+    key_file: Path | None = None
+    gpg_home: Path | None = None
+    passphrase_file: Path | None = None
+    env: Mapping[str, str] | None = None  # None: the process environment
+
+    def environment(self) -> Mapping[str, str]:
+        """The environment the DEBFORGE_SIGN_* variables are read from."""
+        return os.environ if self.env is None else self.env
+
+
+def signing_key(repo: Repo, options: KeyOptions) -> SigningKey:
     """Combine arguments, environment and repository configuration (see the module docstring)."""
+    env = options.environment()
+    sign_key, key_file = options.sign_key, options.key_file
+    gpg_home, passphrase_file = options.gpg_home, options.passphrase_file
     file_env = env.get("DEBFORGE_SIGN_KEY_FILE")
     pass_env = env.get("DEBFORGE_SIGN_PASSPHRASE_FILE")
     home_env = env.get("DEBFORGE_GNUPGHOME") or env.get("GNUPGHOME")

@@ -8,14 +8,13 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from debforge.archive import download_packages, fetch_index
 from debforge.archive.index import PackageRecord
-from debforge.cache import Cache, key
+from debforge.cache import key
 from debforge.dists import Target
 from debforge.errors import RootfsError
-from debforge.report import Reporter
 from debforge.resolve import resolve_closure
 from debforge.rootfs.dpkgdb import DpkgDatabase, info_name, write_dpkg_database
 from debforge.rootfs.extract import Tree, Unpacked, prepare_layout, rewrite_absolute_links, unpack_deb
@@ -38,6 +37,9 @@ __all__ = [
     "write_dpkg_database",
 ]
 
+if TYPE_CHECKING:
+    from debforge.session import Session
+
 # Bump when the layout of the trees written here changes: it is part of every tree key.
 ROOTFS_FORMAT = 1
 # What a linker needs besides the requested packages: libc6-dev brings crt1.o/crti.o/crtn.o, libc.so,
@@ -45,8 +47,6 @@ ROOTFS_FORMAT = 1
 # Depends); libgcc-s1 brings libgcc_s.so.1, which Rust's std links with -lgcc_s. The gcc runtime objects
 # (crtbegin.o, libgcc.a) come from the cross compiler's own libgcc-N-dev-<arch>-cross, not the sysroot.
 SYSROOT_BASE = ("libc6-dev", "libgcc-s1")
-# bookworm and trixie are merged-/usr (the top-level directories are symlinks into /usr).
-_MERGED_DISTS = frozenset({"bookworm", "trixie"})
 
 
 class ClosureLike(Protocol):
@@ -74,12 +74,13 @@ class Sysroot:
 
 
 def build_sysroot(
-    closure: ClosureLike, target: Target, cache: Cache, reporter: Reporter, *, read_only: bool = False
+    session: Session, closure: ClosureLike, target: Target, *, read_only: bool = False
 ) -> Sysroot:
     """The tree of `closure` (cached by its key); `read_only` returns the cache entry itself, else a clone."""
-    debs = fetch_debs(closure.packages, cache, reporter)
+    debs = fetch_debs(session, closure.packages)
+    cache = session.cache
     tree_key = key({"format": ROOTFS_FORMAT, "kind": "sysroot", "closure": closure.key, "dist": target.dist})
-    with reporter.step(f"Unpacking {len(closure.packages)} packages"):
+    with session.reporter.step(f"Unpacking {len(closure.packages)} packages"):
         path = cache.build_tree(
             tree_key, lambda work: fill_tree(work, closure.packages, debs, target, configured=True)
         )
@@ -99,22 +100,22 @@ def export_tree(sysroot: Sysroot, out: Path) -> Path:
 
 
 def make_sysroot(
-    target: Target, packages: Sequence[str], cache: Cache, reporter: Reporter, *, out: Path | None = None
+    session: Session, target: Target, packages: Sequence[str], *, out: Path | None = None
 ) -> Sysroot:
     """`debforge sysroot PKG... [--out DIR]`: resolve PKGs plus SYSROOT_BASE, build (or reuse) the tree,
     and export it to `out` (else return the read-only cached tree)."""
-    index = fetch_index(target, cache, reporter)
+    index = fetch_index(session, target)
     closure = resolve_closure(index, [*packages, *SYSROOT_BASE])
-    sysroot = build_sysroot(closure, target, cache, reporter, read_only=True)
+    sysroot = build_sysroot(session, closure, target, read_only=True)
     if out is None:
         return sysroot
-    with reporter.step(f"Linking the tree into {out}"):
+    with session.reporter.step(f"Linking the tree into {out}"):
         return replace(sysroot, path=export_tree(sysroot, out))
 
 
-def fetch_debs(records: Sequence[PackageRecord], cache: Cache, reporter: Reporter) -> dict[str, Path]:
+def fetch_debs(session: Session, records: Sequence[PackageRecord]) -> dict[str, Path]:
     """The verified .deb of every record (sha256 → blob path), downloaded in parallel when missing."""
-    return download_packages(list(records), cache, reporter)
+    return download_packages(session, list(records))
 
 
 def fill_tree(
@@ -126,7 +127,7 @@ def fill_tree(
     configured: bool,
 ) -> None:
     """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap)."""
-    tree = Tree(root=root, merged_usr=target.dist in _MERGED_DISTS)
+    tree = Tree(root=root, merged_usr=target.merged_usr)
     prepare_layout(tree)
     done: list[tuple[PackageRecord, Unpacked]] = []
     for record in records:

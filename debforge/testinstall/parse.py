@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from debforge.deb.read import read_deb
-from debforge.errors import PackageError, TestInstallError
+from debforge.errors import InstallCheckError, PackageError
 
 _TAIL_LINES = 25
 _TAIL_CHARS = 4000
@@ -19,9 +19,9 @@ class DebControl:
     """What test-install needs from a .deb before starting anything: its name, version and arch."""
 
     path: Path
-    name: str
-    version: str
-    arch: str
+    name: str  # Package:
+    version: str  # Version:
+    arch: str  # Architecture: (`all` installs anywhere)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +46,7 @@ def read_control(path: Path) -> DebControl:
     try:
         info = read_deb(path)
     except PackageError as exc:
-        raise TestInstallError(str(exc), hint=exc.hint) from exc
+        raise InstallCheckError(str(exc), hint=exc.hint) from exc
     return DebControl(path=path, name=info.name, version=info.version, arch=info.arch)
 
 

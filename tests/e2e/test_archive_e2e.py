@@ -15,7 +15,7 @@ from debforge.archive import fetch_contents, fetch_index
 from debforge.archive.index import PackageIndex
 from debforge.cache import Cache
 from debforge.dists import make_target
-from debforge.report import NullReporter
+from debforge.session import Session
 
 pytestmark = pytest.mark.e2e
 PACKAGES_URLS = [
@@ -26,8 +26,8 @@ PACKAGES_URLS = [
 
 
 @pytest.fixture(scope="session")
-def bookworm_index(e2e_cache: Cache) -> PackageIndex:
-    return fetch_index(make_target("bookworm", "arm64"), e2e_cache, NullReporter())
+def bookworm_index(e2e_session: Session) -> PackageIndex:
+    return fetch_index(e2e_session, make_target("bookworm", "arm64"))
 
 
 def newest_in_archive(name: str) -> tuple[str, str]:
@@ -64,8 +64,8 @@ def test_debforge_show_json_agrees(bookworm_index: PackageIndex, e2e_cache: Cach
     assert (doc["version"], doc["sha256"], doc["url"]) == (record.version, record.sha256, record.url)
 
 
-def test_contents_finds_the_package_of_a_soname(e2e_cache: Cache) -> None:
-    contents = fetch_contents(make_target("bookworm", "arm64"), e2e_cache, NullReporter())
+def test_contents_finds_the_package_of_a_soname(e2e_session: Session) -> None:
+    contents = fetch_contents(e2e_session, make_target("bookworm", "arm64"))
     assert contents.packages_for("/usr/lib/aarch64-linux-gnu/libssl.so.3") == ("libssl3",)
     assert contents.packages_for("usr/lib/aarch64-linux-gnu/pkgconfig/openssl.pc") == ("libssl-dev",)
     assert contents.packages_for("/usr/lib/aarch64-linux-gnu/libc.so.6") == ("libc6",)  # ships /lib/...

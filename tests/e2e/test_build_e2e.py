@@ -19,6 +19,7 @@ from debforge.elf import read_elf
 from debforge.errors import BuildError
 from debforge.recipe import Recipe, load_recipe
 from debforge.report import NullReporter
+from debforge.session import Session
 from tests.conftest import require_docker, require_tool
 
 pytestmark = pytest.mark.e2e
@@ -32,22 +33,27 @@ def recipe(name: str, source: Path | None = None) -> Recipe:
 
 
 @pytest.fixture(scope="session")
-def cache(e2e_cache: Cache) -> Cache:
+def session(e2e_session: Session) -> Session:
     require_docker()
     require_tool("qemu-aarch64-static")
-    return e2e_cache
+    return e2e_session
 
 
 @pytest.fixture(scope="session")
-def hello(cache: Cache, tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+def cache(session: Session) -> Cache:
+    return session.cache
+
+
+@pytest.fixture(scope="session")
+def hello(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
     out = tmp_path_factory.mktemp("hello-out")
-    return build(recipe("hello-ssl"), ARM64, cache, NullReporter(), out=out)
+    return build(session, recipe("hello-ssl"), ARM64, out=out)
 
 
 @pytest.fixture(scope="session")
-def logtally(cache: Cache, tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+def logtally(session: Session, tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
     out = tmp_path_factory.mktemp("logtally-out")
-    return build(recipe("multi-crate"), ARM64, cache, NullReporter(), out=out)
+    return build(session, recipe("multi-crate"), ARM64, out=out)
 
 
 def run_arm64(binary: Path, args: list[str], sysroot: Path) -> str:
@@ -69,21 +75,23 @@ def check_target_elf(path: Path, cache: Cache) -> None:
     assert b"/debforge/" not in data and str(cache.root).encode() not in data  # --remap-path-prefix
 
 
-def test_hello_ssl_cross_builds_and_runs(hello: Artifacts, cache: Cache) -> None:
+def test_hello_ssl_cross_builds_and_runs(hello: Artifacts, session: Session, cache: Cache) -> None:
     artifact = hello.get("hello-ssl")
     assert artifact.arch == "arm64" and artifact.source.parent.name.startswith("hello-out")
     check_target_elf(artifact.source, cache)
     assert {"libssl.so.3", "libcrypto.so.3"} & set(read_elf(artifact.source).needed)
     assert dict(hello.toolchain)["rustc"].startswith("rustc 1.")
-    sysroot = rust.build_depends_sysroot(recipe("hello-ssl"), ARM64, cache, NullReporter())
+    sysroot = rust.build_depends_sysroot(session, recipe("hello-ssl"), ARM64)
     assert run_arm64(artifact.source, [], sysroot).startswith("OpenSSL 3.0.")
 
 
-def test_multi_crate_cross_builds_from_debian_crates_and_runs(logtally: Artifacts, cache: Cache) -> None:
+def test_multi_crate_cross_builds_from_debian_crates_and_runs(
+    logtally: Artifacts, session: Session, cache: Cache
+) -> None:
     artifact = logtally.get("logtally")
     check_target_elf(artifact.source, cache)
     multi = recipe("multi-crate")
-    sysroot = rust.build_depends_sysroot(multi, ARM64, cache, NullReporter())
+    sysroot = rust.build_depends_sysroot(session, multi, ARM64)
     assert run_arm64(artifact.source, ["a=1 b=2", "a=3"], sysroot) == LOGTALLY_OUT
     # The crates are Debian's (librust-clap-dev 4.0.32 in the sysroot), used as a directory source.
     assert (sysroot / rust.DEBIAN_REGISTRY / "clap-4.0.32" / ".cargo-checksum.json").is_file()
@@ -96,14 +104,18 @@ def test_multi_crate_cross_builds_from_debian_crates_and_runs(logtally: Artifact
     assert any(deps.glob("libclap-*.rlib")) and any(deps.glob("libserde_json-*.rlib"))
 
 
-def test_rebuild_without_change_recompiles_nothing(hello: Artifacts, cache: Cache, tmp_path: Path) -> None:
-    again = build(recipe("hello-ssl"), ARM64, cache, NullReporter(), out=tmp_path)
+def test_rebuild_without_change_recompiles_nothing(
+    hello: Artifacts, session: Session, tmp_path: Path
+) -> None:
+    again = build(session, recipe("hello-ssl"), ARM64, out=tmp_path)
     assert "Compiling" not in again.log
     assert "Finished" in again.log
     assert again.get("hello-ssl").sha256 == hello.get("hello-ssl").sha256  # same bytes: reproducible
 
 
-def test_compile_error_shows_cargo_error_and_writes_nothing(cache: Cache, tmp_path: Path) -> None:
+def test_compile_error_shows_cargo_error_and_writes_nothing(
+    session: Session, cache: Cache, tmp_path: Path
+) -> None:
     project = tmp_path / "broken"
     shutil.copytree(RECIPES / "hello-ssl", project, ignore=shutil.ignore_patterns("target"))
     main = project / "src" / "main.rs"
@@ -114,7 +126,7 @@ def test_compile_error_shows_cargo_error_and_writes_nothing(cache: Cache, tmp_pa
     broken = recipe("hello-ssl", project)
     try:
         with pytest.raises(BuildError) as err:
-            build(broken, ARM64, cache, NullReporter(), out=out)
+            build(session, broken, ARM64, out=out)
     finally:  # the cache keeps a target dir per project path: drop this throwaway one
         shutil.rmtree(rust.workdirs(broken, ARM64, cache, "container").target_dir.parent.parent)
     message = str(err.value)
@@ -123,22 +135,22 @@ def test_compile_error_shows_cargo_error_and_writes_nothing(cache: Cache, tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["keep"]
 
 
-def test_unknown_build_depends_is_named(cache: Cache) -> None:
+def test_unknown_build_depends_is_named(session: Session) -> None:
     base = recipe("hello-ssl")
     broken = dataclasses.replace(
         base, build=dataclasses.replace(base.build, build_depends=("libssl-dev", "libnosuchthing-dev"))
     )
     with pytest.raises(BuildError, match=r"build-depends of .*debforge.toml cannot be installed on "
                        r"bookworm/arm64: unknown package 'libnosuchthing-dev'"):  # fmt: skip
-        build(broken, ARM64, cache, NullReporter())
+        build(session, broken, ARM64)
 
 
 @pytest.mark.timeout(1200)  # qemu-user can deadlock a forking cargo; the build itself bounds it too
-def test_emulated_build_of_hello_ssl_runs(cache: Cache, tmp_path: Path) -> None:
+def test_emulated_build_of_hello_ssl_runs(session: Session, cache: Cache, tmp_path: Path) -> None:
     """The QEMU fallback: a native arm64 build in an arm64 container (slow: minutes)."""
-    result = build(recipe("hello-ssl"), ARM64, cache, NullReporter(), emulate=True, out=tmp_path)
+    result = build(session, recipe("hello-ssl"), ARM64, emulate=True, out=tmp_path)
     artifact = result.get("hello-ssl")
     check_target_elf(artifact.source, cache)
     assert dict(result.toolchain)["cc"].startswith("gcc ")  # the target's native gcc, not a cross one
-    sysroot = rust.build_depends_sysroot(recipe("hello-ssl"), ARM64, cache, NullReporter())
+    sysroot = rust.build_depends_sysroot(session, recipe("hello-ssl"), ARM64)
     assert run_arm64(artifact.source, [], sysroot).startswith("OpenSSL 3.0.")

@@ -29,6 +29,7 @@ from debforge.dists import make_target
 from debforge.pipeline import package
 from debforge.recipe import load_recipe
 from debforge.report import NullReporter
+from debforge.session import Session
 from tests.conftest import require_docker
 from tests.helpers.mirrorproxy import Proxy, serve_proxy
 
@@ -70,7 +71,8 @@ def test_package_asks_for_no_contents_when_the_build_sysroot_knows_every_soname(
         "bookworm", "arm64", mirror=f"{proxy.url}/debian", security_mirror=f"{proxy.url}/debian-security"
     )
     recipe = load_recipe(ROOT / "recipes" / recipe_dir, arch="arm64", reporter=NullReporter())
-    result = package(recipe, target, fresh_cache, NullReporter(), out=tmp_path)
+    with Session(cache=fresh_cache) as session:
+        result = package(session, recipe, target, out=tmp_path)
     assert result.package.path.is_file()
     assert "libc6 (>= " in result.depends  # computed from the runtime sysroot the proxy's .debs made
     # The proxy was really in the path: the indexes came through it (and it knew the Contents hashes).

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from debforge.cache import Cache
 from debforge.dists import Target
 from debforge.elf import build_id
 from debforge.pipeline import package
 from debforge.recipe import load_recipe
 from debforge.report import NullReporter
 from debforge.run import run
+from debforge.session import Session
 from tests.conftest import require_docker, require_tool
 
 pytestmark = pytest.mark.e2e
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_hello_ssl_dbgsym_carries_debug_info_by_build_id(
-    e2e_cache: Cache, bookworm_arm64: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    e2e_session: Session, bookworm_arm64: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_docker()
     require_tool("dpkg-deb")
@@ -34,7 +34,7 @@ def test_hello_ssl_dbgsym_carries_debug_info_by_build_id(
     recipe = load_recipe(ROOT / "recipes/hello-ssl", arch="arm64", reporter=NullReporter())
     recipe = dataclasses.replace(recipe, build=dataclasses.replace(recipe.build, dbgsym=True))
     out = tmp_path / "out"
-    result = package(recipe, bookworm_arm64, e2e_cache, NullReporter(), out=out)
+    result = package(e2e_session, recipe, bookworm_arm64, out=out)
 
     assert result.dbgsym is not None
     assert sorted(p.name for p in out.glob("*.deb")) == sorted(

@@ -24,6 +24,7 @@ from debforge.pipeline import PackageResult, package
 from debforge.recipe import LintianOverride, Recipe, binary_recipe, load_recipe
 from debforge.report import NullReporter
 from debforge.run import run
+from debforge.session import Session
 from tests.conftest import require_tool
 from tests.helpers.elfs import build_sysroot as oracle_tree
 from tests.helpers.elfs import dpkg_shlibdeps
@@ -87,7 +88,8 @@ def _recipe(binary: Path) -> Recipe:
 
 def _package(recipe: Recipe, cache: Cache, out: Path, monkeypatch: pytest.MonkeyPatch) -> PackageResult:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    return package(recipe, TARGET, cache, NullReporter(), out=out)
+    with Session(cache=cache) as session:
+        return package(session, recipe, TARGET, out=out)
 
 
 def _lintian(deb: Path) -> list[str]:
@@ -256,7 +258,8 @@ def test_hello_ssl_is_lintian_clean_with_shlibdeps_depends(
     recipe = load_recipe(ROOT / "recipes/hello-ssl", arch="arm64", reporter=NullReporter())
     toolchain = os.environ.get("DEBFORGE_TEST_TOOLCHAIN", "container")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    result = package(recipe, TARGET, shared_cache, NullReporter(), out=tmp_path / "out", toolchain=toolchain)  # type: ignore[arg-type]  # "container" or "host" from the env
+    with Session(cache=shared_cache) as session:
+        result = package(session, recipe, TARGET, out=tmp_path / "out", toolchain=toolchain)  # type: ignore[arg-type]  # "container" or "host" from the env
     installed = _extract(result.package.path, tmp_path / "root") / "usr/bin/hello-ssl"
     oracle = oracle_tree(["libc6", "libssl3", "libgcc-s1"])
     expected = dpkg_shlibdeps([(installed, "/usr/bin/hello-ssl")], oracle, tmp_path / "oracle")

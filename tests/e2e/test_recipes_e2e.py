@@ -21,11 +21,11 @@ from debforge.cache import Cache
 from debforge.container import Image, build_image
 from debforge.dists import Target, make_target
 from debforge.pipeline import package
-from debforge.recipe import AUTO, Recipe, load_recipe
-from debforge.recipe import TestSpec as SmokeSpec  # aliased: pytest would collect a Test* name
+from debforge.recipe import AUTO, Recipe, SmokeSpec, load_recipe
 from debforge.report import NullReporter
 from debforge.run import run
-from debforge.testinstall import TestReport
+from debforge.session import Session
+from debforge.testinstall import InstallReport
 from tests.conftest import require_docker, require_tool
 from tests.helpers.elfs import build_sysroot as oracle_tree
 from tests.helpers.elfs import dpkg_shlibdeps
@@ -62,7 +62,7 @@ def _recipe(name: str) -> Recipe:
 @pytest.fixture(scope="session", params=RECIPES)
 def packaged(
     request: pytest.FixtureRequest,
-    e2e_cache: Cache,
+    e2e_session: Session,
     bookworm_arm64: Target,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Packaged:
@@ -74,7 +74,7 @@ def packaged(
     else:
         require_docker()
         out = tmp_path_factory.mktemp(f"{name}-deb")
-        deb = package(_recipe(name), bookworm_arm64, e2e_cache, NullReporter(), out=out).package.path
+        deb = package(e2e_session, _recipe(name), bookworm_arm64, out=out).package.path
     TIMINGS[f"package {name} (bookworm arm64)"] = time.monotonic() - start
     return Packaged(name=name, recipe=_recipe(name), deb=deb)
 
@@ -119,20 +119,20 @@ def _lintian(deb: Path) -> tuple[str, list[str]]:
     return output, [line for line in output.splitlines() if line[:2] in ("E:", "W:")]
 
 
-def _test_spec(item: Packaged) -> SmokeSpec:
+def _smoke_spec(item: Packaged) -> SmokeSpec:
     spec = item.recipe.test or FALLBACK_TESTS.get(item.name)
     assert spec is not None, f"recipes/{item.name} has no [test] and this file names no fallback"
     return spec
 
 
-def _assert_passed(report: TestReport) -> None:
+def _assert_passed(report: InstallReport) -> None:
     shown = json.dumps(report.to_json(), indent=2)
     assert report.ok, shown
     assert tuple(step.name for step in report.steps) == STEPS, shown
     assert report.leftovers == (), shown
 
 
-def _step_times(report: TestReport) -> str:
+def _step_times(report: InstallReport) -> str:
     return ", ".join(f"{step.name} {step.seconds:.1f}s" for step in report.steps)
 
 
@@ -181,10 +181,10 @@ def test_depends_is_dpkg_shlibdeps_plus_recipe_relations(packaged: Packaged, tmp
 def test_test_install_passes_every_step(
     packaged: Packaged, runtime_image: Image, e2e_cache: Cache, bookworm_arm64: Target
 ) -> None:
-    spec = _test_spec(packaged)
+    spec = _smoke_spec(packaged)
     start = time.monotonic()
-    report = testinstall.test_install(
-        [packaged.deb], bookworm_arm64, e2e_cache, NullReporter(), run=spec.run, expect=spec.expect
+    report = testinstall.check_install(
+        Session(cache=e2e_cache), [packaged.deb], bookworm_arm64, run=spec.run, expect=spec.expect
     )
     TIMINGS[f"test-install {packaged.name} (bookworm arm64)"] = time.monotonic() - start
     print(f"test-install {packaged.deb.name}: {_step_times(report)}")
@@ -205,17 +205,18 @@ def test_hello_ssl_packages_and_installs_on_trixie(e2e_cache: Cache, tmp_path: P
     recipe = load_recipe(ROOT / "recipes/hello-ssl", arch="arm64", reporter=NullReporter())
     timings: dict[str, float] = {}
     start = time.monotonic()
-    build_image(trixie, e2e_cache, NullReporter(), definition="builder")
+    build_image(Session(cache=e2e_cache), trixie, definition="builder")
     timings["trixie builder image"] = time.monotonic() - start
     start = time.monotonic()
-    build_image(trixie, e2e_cache, NullReporter())
+    build_image(Session(cache=e2e_cache), trixie)
     timings["trixie arm64 runtime image (QEMU)"] = time.monotonic() - start
     start = time.monotonic()
     with serve_proxy() as proxy:
         mirrored = make_target(
             "trixie", "arm64", mirror=f"{proxy.url}/debian", security_mirror=f"{proxy.url}/debian-security"
         )
-        result = package(recipe, mirrored, e2e_cache, NullReporter(), out=tmp_path / "out")
+        with Session(cache=e2e_cache) as session:
+            result = package(session, recipe, mirrored, out=tmp_path / "out")
     timings["package hello-ssl (trixie arm64)"] = time.monotonic() - start
     assert any(path.endswith("/InRelease") for path in proxy.served), proxy.served  # it was in the path
     assert proxy.refused == []
@@ -225,10 +226,10 @@ def test_hello_ssl_packages_and_installs_on_trixie(e2e_cache: Cache, tmp_path: P
     depends = _field(deb, "Depends")
     assert depends == result.depends
     assert "libssl3t64" in depends and "libc6" in depends, depends
-    spec = _test_spec(Packaged(name="hello-ssl", recipe=recipe, deb=deb))
+    spec = _smoke_spec(Packaged(name="hello-ssl", recipe=recipe, deb=deb))
     start = time.monotonic()
-    report = testinstall.test_install(
-        [deb], trixie, e2e_cache, NullReporter(), run=spec.run, expect=spec.expect
+    report = testinstall.check_install(
+        Session(cache=e2e_cache), [deb], trixie, run=spec.run, expect=spec.expect
     )
     timings["test-install hello-ssl (trixie arm64)"] = time.monotonic() - start
     TIMINGS.update(timings)

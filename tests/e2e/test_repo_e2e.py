@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from debforge.cache import Cache
-from debforge.container import LABEL, Image, build_image, docker_client
+from debforge.container import Container, ContainerSpec, Image, build_image, open_container
 from debforge.dists import make_target
 from debforge.pipeline import package
 from debforge.recipe import binary_recipe
-from debforge.report import NullReporter
+from debforge.session import Session
 from tests.conftest import require_tool
 from tests.test_repo import gpg_key
 from tests.test_repo_apt import serve
@@ -43,26 +43,17 @@ def _publish(
 
 
 @pytest.fixture
-def host_network_container(runtime_image: Image) -> Iterator[object]:
+def host_network_container(runtime_image: Image, e2e_session: Session) -> Iterator[Container]:
     """A fresh runtime container on the host's network, so 127.0.0.1 is this machine's test server."""
-    with _host_network_container(runtime_image) as container:
+    with _host_network_container(e2e_session, runtime_image) as container:
         yield container
 
 
-@contextlib.contextmanager
-def _host_network_container(runtime_image: Image) -> Iterator[object]:
-    client = docker_client()
-    container = client.containers.run(
-        runtime_image.tag, ["sleep", "3600"], detach=True, network_mode="host",
-        platform=runtime_image.platform, labels={LABEL: "1", f"{LABEL}.role": "test-repo"},
-    )  # fmt: skip
-    try:
-        yield container
-    finally:
-        container.remove(force=True)
+def _host_network_container(session: Session, image: Image) -> contextlib.AbstractContextManager[Container]:
+    return open_container(session, ContainerSpec(image=image, role="test-repo", network="host"))
 
 
-def _add_source(container: object, key: str, url: str) -> None:
+def _add_source(container: Container, key: str, url: str) -> None:
     """The repository's key under /etc/apt/keyrings and a signed-by source line, as docs/ci.md says."""
     setup = (
         "mkdir -p /etc/apt/keyrings && cat > /etc/apt/keyrings/debforge.asc <<'KEY'\n" + key + "KEY\n"
@@ -72,13 +63,13 @@ def _add_source(container: object, key: str, url: str) -> None:
     assert _sh(container, setup)[0] == 0
 
 
-def _sh(container: object, script: str) -> tuple[int, str]:
-    code, output = container.exec_run(["sh", "-c", script])  # type: ignore[attr-defined]  # docker Container
-    return code, output.decode(errors="replace")
+def _sh(container: Container, script: str) -> tuple[int, str]:
+    done = container.exec(["sh", "-c", script], check=False)
+    return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
 
 
 def test_apt_in_arm64_container_verifies_and_installs_from_a_debforge_repo(
-    hello_ssl_deb: Path, gpg_key: tuple[Path, str], host_network_container: object, tmp_path: Path
+    hello_ssl_deb: Path, gpg_key: tuple[Path, str], host_network_container: Container, tmp_path: Path
 ) -> None:
     code, run = _install_from_repo(hello_ssl_deb, "hello-ssl", gpg_key, host_network_container, tmp_path)
     assert code == 0 and run.startswith("OpenSSL 3"), run
@@ -98,15 +89,22 @@ def test_apt_in_amd64_container_verifies_and_installs_from_a_debforge_repo(
         description="print a greeting",
     )  # fmt: skip
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    deb = package(recipe, target, e2e_cache, NullReporter(), out=tmp_path / "out").package.path
-    image = build_image(target, e2e_cache, NullReporter())
-    with _host_network_container(image) as container:
+    session = Session(cache=e2e_cache)
+    deb = package(session, recipe, target, out=tmp_path / "out").package.path
+    image = build_image(session, target)
+    with _host_network_container(session, image) as container:
         code, run = _install_from_repo(deb, "hello-amd64", gpg_key, container, tmp_path, arch="amd64")
     assert code == 0 and run.strip() == "hello from amd64", run
 
 
 def _install_from_repo(
-    deb: Path, name: str, gpg_key: tuple[Path, str], container: object, tmp_path: Path, *, arch: str = "arm64"
+    deb: Path,
+    name: str,
+    gpg_key: tuple[Path, str],
+    container: Container,
+    tmp_path: Path,
+    *,
+    arch: str = "arm64",
 ) -> tuple[int, str]:
     """Publish `deb` with ci-publish.sh, serve it, apt-get update + install it in `container`, run it."""
     home, fpr = gpg_key
@@ -129,7 +127,7 @@ def _install_from_repo(
 
 
 def test_apt_in_container_refuses_a_tampered_repository(
-    hello_ssl_deb: Path, gpg_key: tuple[Path, str], host_network_container: object, tmp_path: Path
+    hello_ssl_deb: Path, gpg_key: tuple[Path, str], host_network_container: Container, tmp_path: Path
 ) -> None:
     home, fpr = gpg_key
     repo = tmp_path / "site"

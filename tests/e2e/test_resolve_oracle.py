@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from debforge.archive import fetch_index
-from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.errors import DebforgeError
-from debforge.report import NullReporter
 from debforge.resolve import resolve_closure
+from debforge.session import Session
 from tests.conftest import require_tool
 from tests.helpers.aptoracle import SAMPLE, AptAnswer, AptOracle, make_oracle
 
@@ -54,8 +53,8 @@ def _disagreement(name: str, apt: AptAnswer, ours: frozenset[tuple[str, str]] | 
 
 
 @pytest.mark.parametrize("dist", sorted(SAMPLE))
-def test_resolver_agrees_with_apt(dist: str, apt_oracles: dict[str, AptOracle], e2e_cache: Cache) -> None:
-    index = fetch_index(make_target(dist, "arm64"), e2e_cache, NullReporter())
+def test_resolver_agrees_with_apt(dist: str, apt_oracles: dict[str, AptOracle], e2e_session: Session) -> None:
+    index = fetch_index(e2e_session, make_target(dist, "arm64"))
     oracle = apt_oracles[dist]
     names = SAMPLE[dist]
     with ThreadPoolExecutor(max_workers=2) as pool:  # apt-get -s is single-threaded; CI has 2 cores
@@ -67,9 +66,9 @@ def test_resolver_agrees_with_apt(dist: str, apt_oracles: dict[str, AptOracle], 
 
 @pytest.mark.parametrize("dist", sorted(SAMPLE))
 def test_with_essential_agrees_with_apt_installing_the_same_set(
-    dist: str, apt_oracles: dict[str, AptOracle], e2e_cache: Cache
+    dist: str, apt_oracles: dict[str, AptOracle], e2e_session: Session
 ) -> None:
-    index = fetch_index(make_target(dist, "arm64"), e2e_cache, NullReporter())
+    index = fetch_index(e2e_session, make_target(dist, "arm64"))
     closure = resolve_closure(index, ["curl"], with_essential=True)
     # What --with-essential asks apt for: every Essential/required candidate plus the request.
     wanted = [p.name for p in closure.packages if p.essential or p.priority == "required"]
@@ -80,9 +79,9 @@ def test_with_essential_agrees_with_apt_installing_the_same_set(
 
 
 def test_several_requests_and_an_older_version_agree_with_apt(
-    apt_oracles: dict[str, AptOracle], e2e_cache: Cache
+    apt_oracles: dict[str, AptOracle], e2e_session: Session
 ) -> None:
-    index = fetch_index(make_target("bookworm", "arm64"), e2e_cache, NullReporter())
+    index = fetch_index(e2e_session, make_target("bookworm", "arm64"))
     oldest = index.versions("libssl3")[-1].version  # an older libssl3 than the candidate, whatever suite
     requests = [
         ("nginx", f"libssl3={oldest}"),

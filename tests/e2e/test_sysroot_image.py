@@ -13,9 +13,10 @@ import pytest
 
 from debforge import rootfs
 from debforge.cache import Cache
-from debforge.container import Image, docker_client, open_container
+from debforge.container import ROLE_LABEL, ContainerSpec, Image, Mount, open_container, run_container
 from debforge.dists import Target
 from debforge.report import NullReporter
+from debforge.session import Session
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.e2e
@@ -28,9 +29,11 @@ int main(void) { printf("%s\\n", OpenSSL_version(OPENSSL_VERSION)); return SSL_l
 
 
 @pytest.fixture(scope="module")
-def ssl_sysroot(e2e_cache: Cache, bookworm_arm64: Target, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ssl_sysroot(
+    e2e_session: Session, bookworm_arm64: Target, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     out = tmp_path_factory.mktemp("sysroot") / "root"
-    return rootfs.make_sysroot(bookworm_arm64, ["libssl-dev"], e2e_cache, NullReporter(), out=out).path
+    return rootfs.make_sysroot(e2e_session, bookworm_arm64, ["libssl-dev"], out=out).path
 
 
 def test_cross_gcc_links_against_libssl_in_the_sysroot(ssl_sysroot: Path, tmp_path: Path) -> None:
@@ -84,10 +87,10 @@ def test_sysroot_dpkg_database_answers_dpkg_query(ssl_sysroot: Path) -> None:
 # ----------------------------------------------------------------------------- the image
 
 
-def test_image_is_arm64_and_runs_aarch64(runtime_image: Image) -> None:
-    attrs = docker_client().images.get(runtime_image.tag).attrs
+def test_image_is_arm64_and_runs_aarch64(runtime_image: Image, e2e_session: Session) -> None:
+    attrs = e2e_session.docker().images.get(runtime_image.tag).attrs
     assert attrs["Architecture"] == "arm64" and runtime_image.platform == "linux/arm64"
-    with open_container(runtime_image) as box:
+    with open_container(e2e_session, ContainerSpec(image=runtime_image)) as box:
         assert box.exec(["uname", "-m"]).text.strip() == "aarch64"
         audit = box.exec(["dpkg", "--audit"])
         assert audit.stdout == b"" and audit.stderr == b""
@@ -97,25 +100,113 @@ def test_image_is_arm64_and_runs_aarch64(runtime_image: Image) -> None:
         assert not any(line.startswith(("usrmerge ", "perl ")) for line in status)
 
 
-def test_apt_installs_hello_and_files_travel_both_ways(runtime_image: Image, tmp_path: Path) -> None:
+def test_apt_installs_hello_and_files_travel_both_ways(
+    runtime_image: Image, e2e_session: Session, tmp_path: Path
+) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in/greeting").write_text("hi\n")
-    with open_container(runtime_image) as box:
+    with open_container(e2e_session, ContainerSpec(image=runtime_image)) as box:
         # The lists debforge verified are already in the image: no emulated `apt-get update` needed.
         box.exec(["apt-get", "install", "-y", "hello"], env={"DEBIAN_FRONTEND": "noninteractive"})
         assert box.exec(["hello"]).text.strip() == "Hello, world!"
-        box.put(tmp_path / "in", PurePosixPath("/srv"))
+        box.copy_in([tmp_path / "in"], PurePosixPath("/srv"))
         box.exec(["sh", "-c", "hello > /srv/in/out"])
-        got = box.get(PurePosixPath("/srv/in"), tmp_path / "back")
+        got = box.copy_out(PurePosixPath("/srv/in"), tmp_path / "back")
     assert (got / "greeting").read_text() == "hi\n"
     assert (got / "out").read_text().strip() == "Hello, world!"
 
 
-def test_image_is_reused_by_content(runtime_image: Image, e2e_cache: Cache, bookworm_arm64: Target) -> None:
+def test_image_is_reused_by_content(
+    runtime_image: Image, e2e_session: Session, bookworm_arm64: Target
+) -> None:
     from debforge.container import build_image
 
-    again = build_image(bookworm_arm64, e2e_cache, NullReporter())
+    again = build_image(e2e_session, bookworm_arm64)
     assert again.id == runtime_image.id
+
+
+# ----------------------------------------------------------------------------- the runner
+
+
+class LinesReporter(NullReporter):
+    """Remembers info lines and warnings."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.warnings: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def probes(session: Session) -> list[str]:
+    """Names of the containers with the `probe` role that still exist."""
+    found = session.docker().containers.list(all=True, filters={"label": f"{ROLE_LABEL}=probe"})
+    return [str(c.name) for c in found]
+
+
+def test_run_container_mounts_streams_separates_output_and_removes_it(
+    runtime_image: Image, e2e_cache: Cache, tmp_path: Path
+) -> None:
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro/in").write_text("from the host\n")
+    (tmp_path / "rw").mkdir()
+    script = (
+        "cat /in/in; echo oops >&2; id -u; pwd; echo $GREETING; ls /sys/class/net; touch /out/made; "
+        "touch /in/x 2>/dev/null || echo read-only; exit 3"
+    )
+    mounts = (
+        Mount(source=tmp_path / "ro", dest="/in", read_only=True),
+        Mount(source=tmp_path / "rw", dest="/out"),
+    )
+    spec = ContainerSpec(
+        image=runtime_image, argv=("sh", "-c", script), role="probe", user=f"{os.getuid()}:{os.getgid()}",
+        mounts=mounts, workdir="/tmp", env=(("GREETING", "hi"),), network="none",
+    )  # fmt: skip
+    reporter = LinesReporter()
+    with Session(cache=e2e_cache, reporter=reporter) as session:
+        done = run_container(session, spec)
+        assert probes(session) == []
+    assert done.returncode == 3
+    assert done.text.splitlines() == ["from the host", str(os.getuid()), "/tmp", "hi", "lo", "read-only"]
+    assert done.stderr == b"oops\n"
+    assert sorted(reporter.lines) == sorted([*done.text.splitlines(), "oops"])
+    assert (tmp_path / "rw/made").is_file()
+
+
+def test_timeout_ends_the_command_with_124(runtime_image: Image, e2e_cache: Cache) -> None:
+    spec = ContainerSpec(image=runtime_image, argv=("sleep", "60"), role="probe", timeout=1)
+    with Session(cache=e2e_cache) as session:
+        start = time.monotonic()
+        assert run_container(session, spec).returncode == 124
+        assert time.monotonic() - start < 50
+        assert probes(session) == []
+
+
+def test_ctrl_c_removes_and_keep_keeps_with_a_way_in(runtime_image: Image, e2e_cache: Cache) -> None:
+    with Session(cache=e2e_cache) as session:
+        with (
+            pytest.raises(KeyboardInterrupt),
+            open_container(session, ContainerSpec(image=runtime_image, role="probe")),
+        ):
+            raise KeyboardInterrupt
+        assert probes(session) == []
+    reporter = LinesReporter()
+    with Session(cache=e2e_cache, reporter=reporter, keep=True) as session:
+        done = run_container(session, ContainerSpec(image=runtime_image, argv=("true",), role="probe"))
+        try:
+            (name,) = probes(session)
+            assert done.returncode == 0
+            assert reporter.warnings == [
+                f"the container {name} is kept (it has exited); open a shell in what it left with "
+                f"`docker commit {name} {name} && docker run --rm -it {name} bash`"
+            ]
+        finally:
+            for left in probes(session):
+                session.docker().containers.get(left).remove(force=True)
 
 
 # ----------------------------------------------------------------------------- reliability
@@ -126,14 +217,14 @@ from pathlib import Path
 from debforge import rootfs
 from debforge.cache import Cache
 from debforge.dists import make_target
-from debforge.report import NullReporter
+from debforge.session import Session
 real = rootfs.fill_tree
 def fill(*a, **k):
     print("filling", flush=True)
     real(*a, **k)
 rootfs.fill_tree = fill
 target = make_target("bookworm", "arm64")
-sysroot = rootfs.make_sysroot(target, ["zlib1g-dev"], Cache(Path(sys.argv[1])).ensure(), NullReporter())
+sysroot = rootfs.make_sysroot(Session(cache=Cache(Path(sys.argv[1])).ensure()), target, ["zlib1g-dev"])
 print("done", sysroot.closure_key, flush=True)
 """
 
@@ -151,9 +242,10 @@ def _private_cache(shared: Cache, tmp_path: Path, bookworm_arm64: Target) -> tup
     from debforge.archive import fetch_index
     from debforge.resolve import resolve_closure
 
-    index = fetch_index(bookworm_arm64, shared, NullReporter())
-    closure = resolve_closure(index, ["zlib1g-dev", *rootfs.SYSROOT_BASE])
-    rootfs.fetch_debs(closure.packages, shared, NullReporter())  # so kill tests do not wait on the network
+    with Session(cache=shared) as session:
+        index = fetch_index(session, bookworm_arm64)
+        closure = resolve_closure(index, ["zlib1g-dev", *rootfs.SYSROOT_BASE])
+        rootfs.fetch_debs(session, closure.packages)  # so kill tests do not wait on the network
     private = Cache(tmp_path / "cache").ensure()
     for sub in ("state", "blobs"):
         rootfs.clone_tree(shared.root / sub, private.root / sub)

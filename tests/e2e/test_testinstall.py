@@ -14,9 +14,10 @@ from elftools.elf.elffile import ELFFile
 from debforge import testinstall
 from debforge.cache import Cache
 from debforge.container import Image
-from debforge.deb import FileEntry, PackageSpec, write_deb
+from debforge.deb import FileFromBytes, FileFromPath, PackageSpec, TreeEntry, write_deb
 from debforge.dists import Target
 from debforge.report import Bar, NullReporter
+from debforge.session import Session
 from tests.conftest import require_tool
 from tests.helpers.elfs import compile_c
 
@@ -26,7 +27,7 @@ TIMINGS: dict[str, float] = {}
 
 @pytest.fixture
 def target(bookworm_arm64: Target, runtime_image: Image) -> Target:
-    """bookworm arm64, once the session's runtime image (which test_install reuses by tag) exists."""
+    """bookworm arm64, once the session's runtime image (which check_install reuses by tag) exists."""
     return bookworm_arm64
 
 
@@ -36,7 +37,7 @@ def make_deb(
     *,
     arch: str = "all",
     depends: str = "",
-    files: tuple[FileEntry, ...] = (),
+    files: tuple[TreeEntry, ...] = (),
     scripts: Mapping[str, bytes] | None = None,
 ) -> Path:
     """A small .deb written by debforge's own writer."""
@@ -53,8 +54,8 @@ def make_deb(
     return write_deb(spec, out, reporter=NullReporter()).path
 
 
-def script(dest: str, body: str) -> FileEntry:
-    return FileEntry(dest=PurePosixPath(dest), data=f"#!/bin/sh\n{body}\n".encode(), mode=0o755)
+def script(dest: str, body: str) -> FileFromBytes:
+    return FileFromBytes(dest=PurePosixPath(dest), data=f"#!/bin/sh\n{body}\n".encode(), mode=0o755)
 
 
 def needs_glibc_299(path: Path) -> None:
@@ -115,10 +116,10 @@ def timed_install(
     *,
     run: str | None = None,
     expect: str | None = None,
-) -> testinstall.TestReport:
+) -> testinstall.InstallReport:
     start = time.monotonic()
     with no_container_left():
-        report = testinstall.test_install(debs, target, cache, NullReporter(), run=run, expect=expect)
+        report = testinstall.check_install(Session(cache=cache), debs, target, run=run, expect=expect)
     TIMINGS[scenario] = time.monotonic() - start
     print(
         f"\n{scenario}: {TIMINGS[scenario]:.1f} s",
@@ -127,11 +128,11 @@ def timed_install(
     return report
 
 
-def step(report: testinstall.TestReport, name: str) -> testinstall.StepResult:
+def step(report: testinstall.InstallReport, name: str) -> testinstall.StepResult:
     return next(s for s in report.steps if s.name == name)
 
 
-def names(report: testinstall.TestReport) -> list[str]:
+def names(report: testinstall.InstallReport) -> list[str]:
     return [s.name for s in report.steps]
 
 
@@ -167,7 +168,7 @@ def test_newer_glibc_fails_at_run_with_the_loaders_message(
     require_tool("aarch64-linux-gnu-gcc")
     binary = compile_c(tmp_path / "debforge-newglibc")
     needs_glibc_299(binary)
-    files = (FileEntry(dest=PurePosixPath("/usr/bin/debforge-newglibc"), source=binary, mode=0o755),)
+    files = (FileFromPath(dest=PurePosixPath("/usr/bin/debforge-newglibc"), source=binary, mode=0o755),)
     deb = make_deb(tmp_path, "debforge-newglibc", arch="arm64", depends="libc6", files=files)
     report = timed_install("newer-glibc", [deb], target, e2e_cache, run="debforge-newglibc", expect="hello")
     assert not report.ok
@@ -224,8 +225,19 @@ class InterruptingReporter:
 
 def test_ctrl_c_removes_the_container(target: Target, e2e_cache: Cache, tmp_path: Path) -> None:
     deb = make_deb(tmp_path, "debforge-interrupted")
+    session = Session(cache=e2e_cache, reporter=InterruptingReporter("Simulating"))
     with no_container_left(), pytest.raises(KeyboardInterrupt):
-        testinstall.test_install([deb], target, e2e_cache, InterruptingReporter("Simulating"))
+        testinstall.check_install(session, [deb], target)
+
+
+class WarningsReporter(NullReporter):
+    """Remembers the warnings."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
 
 
 def test_keep_leaves_the_container_and_says_how_to_enter(
@@ -234,11 +246,15 @@ def test_keep_leaves_the_container_and_says_how_to_enter(
     import docker
 
     deb = make_deb(tmp_path, "debforge-kept", depends="libssl1.1")  # fails fast at simulate
-    report = testinstall.test_install([deb], target, e2e_cache, NullReporter(), keep=True)
+    reporter = WarningsReporter()
+    report = testinstall.check_install(Session(cache=e2e_cache, reporter=reporter, keep=True), [deb], target)
     try:
         assert report.container_id is not None
         assert report.enter == f"docker exec -it {report.container_id} bash"
-        assert docker.from_env().containers.get(report.container_id).status == "running"
+        kept = docker.from_env().containers.get(report.container_id)
+        assert kept.status == "running"
+        assert kept.labels[testinstall.ROLE_LABEL] == testinstall.ROLE
+        assert f"enter it with `docker exec -it {kept.name} bash`" in reporter.warnings[-1]
     finally:
         if report.container_id:
             docker.from_env().containers.get(report.container_id).remove(force=True)

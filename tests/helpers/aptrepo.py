@@ -4,7 +4,7 @@
     repo = build_repo(tmp_path / "repo", [{"Package": "hello", "Version": "1.0"}], key=key)
     with serve(repo.root, faults=[Fault("Packages.xz", "500")]) as server:
         target = repo.target(server.url)                    # make_target(...) pointing at it
-        index = fetch_index(target, cache, NullReporter())
+        index = fetch_index(Session(cache=cache), target)
 
 The tree mirrors deb.debian.org: `<root>/debian/dists/<dist>{,-updates}` and
 `<root>/debian-security/dists/<dist>-security`, with pool/, Packages{,.xz,.gz}, Contents-<arch>.gz,

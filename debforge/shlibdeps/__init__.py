@@ -1,21 +1,24 @@
 """The `shlibs:Depends` value dpkg-shlibdeps would compute, from a sysroot's dpkg database.
 
 Mirrors dpkg 1.21's scripts/dpkg-shlibdeps.pl with Dpkg::Shlibs (library search),
-Dpkg::Shlibs::SymbolFile (symbols files) and Dpkg::Deps (final sort and formatting).
+Dpkg::Shlibs::SymbolFile (symbols and shlibs files, in `symbols`) and Dpkg::Deps (final sort
+and formatting).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from debforge.archive.version import compare_versions
 from debforge.dists import Target
 from debforge.elf import DynSymbol, ElfInfo, check_symbol_versions, read_dynamic_symbols, read_elf
 from debforge.errors import ElfError
 from debforge.rootfs.dpkgdb import DpkgDatabase
+from debforge.shlibdeps.symbols import SymbolsObject, extract_from_shlibs, parse_symbols, smallest_version
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,7 +28,7 @@ class LibraryDep:
     soname: str
     path: PurePosixPath
     package: str
-    source: str  # "symbols" or "shlibs"
+    source: Literal["symbols", "shlibs"]  # which control file of `package` gave the dependency
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,20 +46,29 @@ class ShlibsDepends:
 
 
 def compute_depends(paths: Sequence[Path], sysroot: Path, *, target: Target) -> str:
-    """What `dpkg-shlibdeps -O` prints as shlibs:Depends for these files shipped in one new package."""
-    return resolve_depends(paths, sysroot, target=target).depends
+    """What `dpkg-shlibdeps -O` prints as shlibs:Depends for these files shipped in one new package.
 
-
-def resolve_depends(
-    paths: Sequence[Path], sysroot: Path, *, target: Target, build_depends: Mapping[str, str] | None = None
-) -> ShlibsDepends:
-    """Map every NEEDED soname to its package and fold the symbol minimum versions into one Depends value.
-
-    `build_depends` (dev package → minimum version) plays the role of the source's Build-Depends
-    for symbols files with a `Build-Depends-Package` field.
+    Each file is read once; the symbol-version guard runs before the lookup, as in `debforge package`.
     """
     infos = [read_elf(p) for p in paths]
     check_symbol_versions(infos, sysroot, target)
+    return resolve_depends(infos, sysroot, target=target).depends
+
+
+def resolve_depends(
+    infos: Sequence[ElfInfo],
+    sysroot: Path,
+    *,
+    target: Target,
+    build_depends: Mapping[str, str] | None = None,
+) -> ShlibsDepends:
+    """Map every NEEDED soname to its package and fold the symbol minimum versions into one Depends value.
+
+    `infos` are the facts of the files the package ships (read once, after ELF repair); the caller
+    runs check_symbol_versions on them first. `build_depends` (dev package → minimum version, see
+    build_depends_minimums) plays the role of the source's Build-Depends for symbols files with a
+    `Build-Depends-Package` field.
+    """
     state = _State(sysroot=sysroot, db=DpkgDatabase(sysroot), target=target)
     shipped = {i.soname for i in infos if i.soname}
     for info in infos:
@@ -64,103 +76,21 @@ def resolve_depends(
     return ShlibsDepends(depends=_format(state.deps), libraries=tuple(state.libraries))
 
 
-# --- symbols and shlibs files --------------------------------------------------------------------
+def build_depends_minimums(groups: Iterable[str]) -> dict[str, str]:
+    """Package → the highest `>=`/`>>` version the Build-Depends groups ask for (dpkg-shlibdeps'
+    get_min_version_from_deps); an unversioned, `=`, `<<` or `<=` relation gives no minimum.
 
-
-@dataclass(slots=True)
-class _SymObject:
-    deps: list[str]
-    fields: dict[str, str] = field(default_factory=dict)
-    syms: dict[str, tuple[str, int, bool]] = field(
-        default_factory=dict
-    )  # name@ver → (minver, dep_id, deprecated)
-
-
-_SYMLINE = re.compile(r"^(?:\s+|#(?:DEPRECATED|MISSING): ([^#]+)#\s*)(.*)")
-_PATTERN_TAGS = ("c++", "symver", "regex")
-
-
-def _parse_symbols(path: Path, wanted: str) -> _SymObject | None:
-    """The object for soname `wanted` in a symbols file (SymbolFile.pm parse), or None."""
-    obj: _SymObject | None = None
-    current = None
-    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
-        for raw in fh:
-            line = raw.rstrip("\n")
-            if m := _SYMLINE.match(line):
-                if current == wanted and obj is not None:
-                    _add_symbol(obj, m.group(2), deprecated=bool(m.group(1)))
-            elif line.startswith("#") or not line:
+    >>> build_depends_minimums(["libfoo-dev (>= 1.2)", "libbar-dev (>> 2) | libfoo-dev (>= 1.10)", "zlib"])
+    {'libfoo-dev': '1.10', 'libbar-dev': '2'}
+    """
+    found: dict[str, str] = {}
+    for group in groups:
+        for alternative in re.split(r"\s*\|\s*", group.strip()):
+            name, _arch, rel, version = _parse_simple(alternative)
+            if rel not in (">=", ">>") or version is None:
                 continue
-            elif m := re.match(r"^\|\s*(.*)$", line):
-                if current == wanted and obj is not None:
-                    obj.deps.append(m.group(1))
-            elif m := re.match(r"^\*\s*([^:]+):\s*(.*\S)\s*$", line):
-                if current == wanted and obj is not None:
-                    obj.fields[m.group(1).lower()] = m.group(2)
-            elif m := re.match(r"^(\S+)\s+(.*)$", line):
-                current = m.group(1)
-                if current == wanted:
-                    obj = obj or _SymObject(deps=[])
-                    obj.deps = [m.group(2)]  # a repeated header overrides the templates only
-    return obj
-
-
-def _add_symbol(obj: _SymObject, spec: str, *, deprecated: bool) -> None:
-    tags: list[str] = []
-    if (m := re.match(r"^\s*\((.*?)\)(.*)$", spec)) and m.group(1):
-        tags = [t.split("=", 1)[0] for t in m.group(1).split("|")]
-        spec = m.group(2)
-        if q := re.match(r"""^(['"])(.*?)\1(.*)$""", spec):
-            return _store(obj, q.group(2), q.group(3), tags, deprecated)
-    m2 = re.match(r"^(\S+)(.*)$", spec)
-    if m2:
-        _store(obj, m2.group(1), m2.group(2), tags, deprecated)
-
-
-def _store(obj: _SymObject, name: str, rest: str, tags: list[str], deprecated: bool) -> None:
-    # Patterns (c++/symver/regex tags, old "*@VERSION") never take part in dpkg-shlibdeps lookups.
-    if name.startswith("*@") or any(t in _PATTERN_TAGS for t in tags):
-        return
-    if m := re.match(r"^\s(\S+)(?:\s(\d+))?", rest):
-        obj.syms[name] = (m.group(1), int(m.group(2) or 0), deprecated)
-
-
-def _smallest_version(obj: _SymObject) -> str:
-    """get_smallest_version() for dep_id 0, with Perl's `|| ''` (so "0" means unversioned)."""
-    smallest: str | None = None
-    for minver, dep_id, _deprecated in obj.syms.values():
-        if dep_id == 0 and (smallest is None or compare_versions(smallest, minver) > 0):
-            smallest = minver
-    return "" if smallest in (None, "0") else str(smallest)
-
-
-def _split_soname(soname: str) -> tuple[str, str] | None:
-    if m := re.match(r"^(.+)\.so\.(.+)$", soname):
-        return m.group(1), m.group(2)
-    if m := re.match(r"^(.+)-(\d.*)\.so$", soname):
-        return m.group(1), m.group(2)
-    return None
-
-
-_SHLIBS_LINE = re.compile(r"^\s*(?:(\S+):\s+)?(\S+)\s+(\S+)(?:\s+(\S.*\S))?\s*$")
-
-
-def _extract_from_shlibs(soname: str, path: Path) -> str | None:
-    """The dependency an shlibs file gives `soname` (a `deb:` typed line wins over an untyped one)."""
-    parts = _split_soname(soname)
-    if parts is None:
-        return None
-    found: str | None = None
-    for raw in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
-        line = raw.rstrip()
-        m = _SHLIBS_LINE.match(line)
-        if line.startswith("#") or m is None or (m.group(2), m.group(3)) != parts:
-            continue
-        if m.group(1) is None:
-            found = found if found is not None else (m.group(4) or "")
-        elif m.group(1) == "deb":
-            return m.group(4) or ""
+            if name not in found or compare_versions(version, found[name]) > 0:
+                found[name] = version
     return found
 
 
@@ -215,12 +145,20 @@ def _realpath(sysroot: Path, path: PurePosixPath) -> PurePosixPath:
     return resolved
 
 
-def _same_format(path: Path, info: ElfInfo) -> bool:
-    """Objdump.pm get_format(): class, byte order and machine must match the binary's."""
-    try:
-        return read_elf(path).abi == info.abi
-    except ElfError:
-        return False
+_Formats = dict[Path, tuple[int, int, str] | None]  # library → its ELF format (None: not an ELF file)
+
+
+def _same_format(path: Path, info: ElfInfo, formats: _Formats) -> bool:
+    """Objdump.pm get_format(): class, byte order and machine must match the binary's.
+
+    `formats` remembers each library's format, so a library many files need is read once.
+    """
+    if path not in formats:
+        try:
+            formats[path] = read_elf(path).abi
+        except ElfError:
+            formats[path] = None
+    return formats[path] == info.abi
 
 
 # --- the scan ------------------------------------------------------------------------------------
@@ -233,12 +171,13 @@ class _State:
     target: Target
     deps: dict[str, str] = field(default_factory=dict)  # template → minimum version ("" = none yet)
     libraries: list[LibraryDep] = field(default_factory=list)
-    symfiles: dict[tuple[Path, str], _SymObject | None] = field(default_factory=dict)
+    symfiles: dict[tuple[Path, str], SymbolsObject | None] = field(default_factory=dict)
+    formats: _Formats = field(default_factory=dict)
 
 
 def _scan_file(state: _State, info: ElfInfo, shipped: set[str], build_depends: Mapping[str, str]) -> None:
     """One iteration of dpkg-shlibdeps' main loop: libraries, then every undefined symbol."""
-    objects: dict[str, _SymObject] = {}
+    objects: dict[str, SymbolsObject] = {}
     for soname in info.needed:
         if soname in shipped:
             continue  # the package ships this library itself: no dependency (dpkg ignores it too)
@@ -262,13 +201,13 @@ def _rpath(info: ElfInfo) -> list[str]:
 
 
 def _locate(
-    sysroot: Path, db: DpkgDatabase, info: ElfInfo, soname: str, dirs: Sequence[str]
+    sysroot: Path, db: DpkgDatabase, info: ElfInfo, soname: str, dirs: Sequence[str], *, formats: _Formats
 ) -> tuple[PurePosixPath, list[str]] | None:
     """The first `<dir>/<soname>` of `info`'s format in the sysroot and its owners (dpkg -S)."""
     for directory in dirs:
         vpath = PurePosixPath(directory) / soname
         real = _inside(sysroot, vpath)
-        if real.exists() and _same_format(real, info):
+        if real.exists() and _same_format(real, info, formats):
             return vpath, db.owners(vpath) or db.owners(_realpath(sysroot, vpath))
     return None
 
@@ -276,19 +215,19 @@ def _locate(
 def library_packages(infos: Sequence[ElfInfo], sysroot: Path, target: Target) -> dict[str, str]:
     """NEEDED soname → the package owning it in `sysroot`'s dpkg database, found where dpkg-shlibdeps
     looks; sonames the sysroot lacks (or no package there lists) are left out."""
-    db = DpkgDatabase(sysroot)
+    db, formats = DpkgDatabase(sysroot), _Formats()
     found: dict[str, str] = {}
     for info in infos:
         dirs = search_dirs(sysroot, target, _rpath(info))
         for soname in info.needed:
-            hit = None if soname in found else _locate(sysroot, db, info, soname, dirs)
+            hit = None if soname in found else _locate(sysroot, db, info, soname, dirs, formats=formats)
             if hit is not None and hit[1]:
                 found[soname] = hit[1][0].split(":")[0]  # `pkg:arch` (Multi-Arch: same) → pkg
     return found
 
 
-def _map_soname(state: _State, info: ElfInfo, soname: str, dirs: Sequence[str]) -> _SymObject | None:
-    hit = _locate(state.sysroot, state.db, info, soname, dirs)
+def _map_soname(state: _State, info: ElfInfo, soname: str, dirs: Sequence[str]) -> SymbolsObject | None:
+    hit = _locate(state.sysroot, state.db, info, soname, dirs, formats=state.formats)
     if hit is None:
         raise ElfError(
             f"{soname} needed by {info.path.name} is not in the {state.target.dist} {state.target.arch} "
@@ -304,7 +243,7 @@ def _map_soname(state: _State, info: ElfInfo, soname: str, dirs: Sequence[str]) 
     for pkg in owners:
         found = _from_package(state, soname, pkg, vpath)
         if found is not None:
-            return found if isinstance(found, _SymObject) else None
+            return found.symbols
     raise ElfError(
         f"{soname} (needed by {info.path.name}) comes from {owners[0].split(':')[0]}, "
         "which has neither a symbols nor a shlibs file",
@@ -312,31 +251,38 @@ def _map_soname(state: _State, info: ElfInfo, soname: str, dirs: Sequence[str]) 
     )
 
 
-def _from_package(state: _State, soname: str, pkg: str, vpath: PurePosixPath) -> _SymObject | bool | None:
-    """Use pkg's symbols file (returns its object) or shlibs file (returns True); None if neither knows."""
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A package's answer for a soname: its symbols-file object, or None when its shlibs file gave it."""
+
+    symbols: SymbolsObject | None
+
+
+def _from_package(state: _State, soname: str, pkg: str, vpath: PurePosixPath) -> _Answer | None:
+    """Use pkg's symbols file, else its shlibs file (dpkg-shlibdeps' order); None if neither knows."""
     symbols = state.db.control_path(pkg, "symbols")
     if symbols is not None:
         key = (symbols, soname)
         if key not in state.symfiles:
-            state.symfiles[key] = _parse_symbols(symbols, soname)
+            state.symfiles[key] = parse_symbols(symbols, soname)
         obj = state.symfiles[key]
         if obj is not None:
             # Unversioned is not enough: the library may not always have been in this package.
-            _update(state.deps, obj.deps[0], _smallest_version(obj))
+            _update(state.deps, obj.deps[0], smallest_version(obj))
             state.libraries.append(LibraryDep(soname=soname, path=vpath, package=pkg, source="symbols"))
-            return obj
+            return _Answer(symbols=obj)
     shlibs = state.db.control_path(pkg, "shlibs")
-    dep = _extract_from_shlibs(soname, shlibs) if shlibs is not None else None
+    dep = extract_from_shlibs(soname, shlibs) if shlibs is not None else None
     if dep is None:
         return None
     for sub in re.split(r",\s*", dep) if dep else []:
         state.deps[sub] = ""  # shlibs dependencies carry no minimum of their own
     state.libraries.append(LibraryDep(soname=soname, path=vpath, package=pkg, source="shlibs"))
-    return True
+    return _Answer(symbols=None)
 
 
 def _use_symbol(
-    state: _State, sym: DynSymbol, needed: Sequence[str], objects: Mapping[str, _SymObject]
+    state: _State, sym: DynSymbol, needed: Sequence[str], objects: Mapping[str, SymbolsObject]
 ) -> None:
     for soname in needed:
         obj = objects.get(soname)
