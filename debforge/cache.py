@@ -27,6 +27,15 @@ def key(obj: object) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """The SHA256 of a file's bytes, read in 1 MiB chunks (debs and artifacts can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def default_cache_dir() -> Path:
     """`$DEBFORGE_CACHE`, else `$XDG_CACHE_HOME/debforge`, else `~/.cache/debforge`."""
     if env := os.environ.get("DEBFORGE_CACHE"):

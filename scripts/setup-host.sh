@@ -16,7 +16,7 @@ packages=(
   dpkg-dev lintian xz-utils zstd ca-certificates python3-venv
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   gcc-arm-linux-gnueabihf binutils-arm-linux-gnueabihf patchelf apt-utils
-  mmdebstrap pkg-config git util-linux
+  mmdebstrap arch-test pkg-config git util-linux
 )
 
 install_packages() {

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 from debforge import __version__
+from tests.helpers.cli import run_debforge
 from tests.test_repo import gpg_key, make_deb
 
 __all__ = ["gpg_key"]  # a session fixture from test_repo
 
 
 def _debforge(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "debforge", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "DEBFORGE_CACHE": str(cache), "COLUMNS": "200"},
-        umask=0o022,  # what a CI job or a login shell has
-    )
+    return run_debforge(*args, cache=cache)
 
 
 def test_help_lists_commands(tmp_path: Path) -> None:

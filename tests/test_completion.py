@@ -6,16 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.cli import run_debforge
+
 
 def _debforge(*args: str, env: dict[str, str], cache: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "debforge", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "DEBFORGE_CACHE": str(cache), "COLUMNS": "200", **env},
-    )
+    return run_debforge(*args, cache=cache, env=env)
 
 
 def test_help_offers_completion(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ is renamed into place whole, so a failed build leaves `out` as it was.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from debforge.builder import rust
-from debforge.cache import atomic_output
+from debforge.cache import atomic_output, file_sha256
 from debforge.dists import Target
 from debforge.errors import BuildError, ElfError, UsageError
 from debforge.recipe import BinaryBuild, Recipe
@@ -137,15 +136,7 @@ def _deliver(name: str, path: Path, target: Target, out: Path | None) -> Artifac
             shutil.copyfile(path, tmp)
             tmp.chmod(path.stat().st_mode & 0o777)
         path = dest
-    return Artifact(source=path, name=name, arch=target.arch, sha256=_sha256(path))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return Artifact(source=path, name=name, arch=target.arch, sha256=file_sha256(path))
 
 
 __all__ = ["TOOLCHAINS", "Artifact", "Artifacts", "Toolchain", "build"]

@@ -5,12 +5,11 @@ One frozen value, made once the debs are written; the JSON text is derived from 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from debforge.builder import Artifacts
+from debforge.cache import file_sha256
 from debforge.deb import Package
 from debforge.dists import Target
 from debforge.pipeline.policy import SourceDate
@@ -99,7 +98,7 @@ def build_record(
     return BuildRecord(
         package=recipe.name, version=recipe.deb_version, architecture=target.arch, deb=deb.path.name,
         sha256=deb.sha256, size=deb.size, installed_size=deb.installed_size, depends=deb.spec.depends,
-        recipe_file=recipe.recipe_file.name, recipe_sha256=_sha256(recipe.recipe_file), dist=target.dist,
+        recipe_file=recipe.recipe_file.name, recipe_sha256=file_sha256(recipe.recipe_file), dist=target.dist,
         mirror=target.mirror, source_date_epoch=date.epoch, source_date_origin=date.origin,
         sysroot=tuple(f"{p.name}={p.version}" for p in closure.packages), toolchain=artifacts.toolchain,
         artifacts=tuple((a.name, a.sha256) for a in artifacts.files),
@@ -110,11 +109,3 @@ def build_record(
 def _dbgsym_record(deb: Package) -> DbgsymRecord:
     build_ids = tuple(deb.spec.extra_fields["Build-Ids"].split())
     return DbgsymRecord(deb=deb.path.name, sha256=deb.sha256, size=deb.size, build_ids=build_ids)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -25,7 +25,7 @@ import socket
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -300,20 +300,25 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(root: Path, faults: Sequence[Fault] = ()) -> Iterator[Server]:
-    """Serve `root` over HTTP on 127.0.0.1 (random port) in a background thread."""
-    state = Server(url="", faults=list(faults))
-    handler = type("Handler", (_Handler,), {"server_state": state})
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(root))
-    )  # fmt: skip
+def serve_http(handler: Callable[..., http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Run `handler` on 127.0.0.1 (random port) in a background thread; yield its base URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
-        yield state
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def serve(root: Path, faults: Sequence[Fault] = ()) -> Iterator[Server]:
+    """Serve `root` over HTTP on 127.0.0.1 (random port) in a background thread."""
+    state = Server(url="", faults=list(faults))
+    handler = type("Handler", (_Handler,), {"server_state": state})
+    with serve_http(lambda *a: handler(*a, directory=str(root))) as url:
+        state.url = url
+        yield state

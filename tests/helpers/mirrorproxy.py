@@ -24,6 +24,8 @@ from typing import Any
 
 import requests
 
+from tests.helpers.aptrepo import serve_http
+
 UPSTREAM = "http://deb.debian.org"  # serves /debian and /debian-security
 # A Release's SHA256 line of a Contents file: " <sha256> <size> main/Contents-arm64.gz".
 _CONTENTS_LINE = re.compile(rb"^ ([0-9a-f]{64}) +\d+ +\S*Contents-\S*$", re.MULTILINE)
@@ -90,15 +92,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def serve_proxy() -> Iterator[Proxy]:
     """The forwarding proxy on 127.0.0.1 (random port), in a background thread; stopped afterwards."""
     state = Proxy()
-    handler = type("Handler", (_Handler,), {"proxy": state})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve_http(type("Handler", (_Handler,), {"proxy": state})) as url:
+        state.url = url
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
