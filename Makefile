@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PYTEST  := $(BIN)/pytest
 export DEBFORGE_TEST_CACHE ?= $(CURDIR)/.cache/test
 
-.PHONY: setup lint test test-fast bench demo clean
+.PHONY: setup lint test test-fast bench demo clean matrix
 
 setup:
 	@bash scripts/setup-host.sh
@@ -23,6 +23,11 @@ test: lint
 # Unit and integration tests only: no network, no Docker.
 test-fast: setup
 	$(PYTEST) --doctest-modules -m "not e2e"
+
+# Every supported (dist, arch) pair, one after the other: hello-ssl packaged and test-installed under
+# QEMU; each dist's images are pruned when the run moves on (scripts/matrix.sh; hours, not CI).
+matrix: setup
+	bash scripts/matrix.sh
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -16,6 +16,7 @@ packages=(
   dpkg-dev lintian xz-utils zstd ca-certificates python3-venv
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   gcc-arm-linux-gnueabihf binutils-arm-linux-gnueabihf patchelf apt-utils
+  gcc-s390x-linux-gnu binutils-s390x-linux-gnu gcc-i686-linux-gnu binutils-i686-linux-gnu
   mmdebstrap arch-test pkg-config git util-linux
 )
 

@@ -31,10 +31,11 @@ def test_version(tmp_path: Path) -> None:
 
 
 def test_unknown_dist_is_one_sentence_exit_1(tmp_path: Path) -> None:
-    done = _debforge("show", "hello", "--dist", "sid", "--offline", cache=tmp_path)
+    done = _debforge("show", "hello", "--dist", "buster", "--offline", cache=tmp_path)
     assert done.returncode == 1
     assert done.stdout == ""
-    assert "error: unknown dist 'sid'; supported dists: bookworm, trixie" in done.stderr
+    supported = "bullseye, bookworm, trixie, forky, sid"
+    assert f"error: unknown dist 'buster'; supported dists: {supported}" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -81,7 +81,7 @@ def test_riscv64_needs_the_lp64d_float_abi(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"#!/bin/sh\necho hi\n", "is not an ELF file"),
-        (elf_header(endian=2), "big-endian"),
+        (elf_header(endian=2), "64-bit big-endian EM_AARCH64 ELF file, which debforge does not support"),
         (elf_header(osabi=9), "FREEBSD, not for Linux"),
         (elf_header(machine=0x1234), "does not support"),
     ],
@@ -200,3 +200,59 @@ def test_build_id_is_the_gnu_note_readelf_shows(tmp_path: Path) -> None:
 def test_build_id_is_none_without_the_note(tmp_path: Path) -> None:
     require_tool("aarch64-linux-gnu-gcc")
     assert build_id(compile_c(tmp_path / "noid", args=["-Wl,--build-id=none"])) is None
+
+
+# Big-endian (s390x) and 32-bit (i386, armhf) files, built here by Debian's cross compilers:
+# freestanding PIEs (no cross libc needed) linked with a Nix-style interpreter and RPATH.
+_CROSS = [
+    ("s390x-linux-gnu", "s390x", 64, "big", "/lib/ld64.so.1"),
+    ("i686-linux-gnu", "i386", 32, "little", "/lib/ld-linux.so.2"),
+    ("arm-linux-gnueabihf", "armhf", 32, "little", "/lib/ld-linux-armhf.so.3"),
+]
+
+
+def _cross_nix(tmp_path: Path, gnu: str) -> Path:
+    require_tool(f"{gnu}-gcc")
+    nix_ld = f"/nix/store/8k2m3p6xq1f0yy0c9w4h5l7n2b3d4e5f-glibc-2.37-8/lib/{gnu}-loader-with-a-long-name.so"
+    flags = ["-nostdlib", "-pie", "-fPIE", f"-Wl,-dynamic-linker,{nix_ld}", "-Wl,--export-dynamic",
+             f"-Wl,-rpath,{NIX_RPATH}:$ORIGIN/../lib", "-Wl,--enable-new-dtags"]  # fmt: skip
+    source = "int answer(void) { return 42; }\nvoid _start(void) { for (;;) ; }\n"
+    return compile_c(tmp_path / gnu, cc=f"{gnu}-gcc", source=source, args=flags)
+
+
+@pytest.mark.parametrize("case", _CROSS, ids=[c[1] for c in _CROSS])
+def test_reads_and_patches_big_endian_and_32_bit_files(
+    tmp_path: Path, case: tuple[str, str, int, str, str]
+) -> None:
+    gnu, arch, elf_class, endian, loader = case
+    built = _cross_nix(tmp_path, gnu)
+    before = read_elf(built)
+    assert (before.deb_arch, before.elf_class, before.endian) == (arch, elf_class, endian)
+    assert before.abi[1] == (2 if endian == "big" else 1)
+    assert before.runpath[-1] == "$ORIGIN/../lib" and str(before.interpreter).startswith("/nix/store/")
+    assert make_target("bookworm", arch).ld_so == PurePosixPath(loader)
+    fixed = tmp_path / "fixed"
+    fixed.write_bytes(patch_elf(built, interpreter=PurePosixPath(loader)))
+    after = read_elf(fixed)
+    assert (after.interpreter, after.runpath, after.deb_arch) == (
+        PurePosixPath(loader),
+        ("$ORIGIN/../lib",),
+        arch,
+    )
+    assert len(fixed.read_bytes()) == len(built.read_bytes())  # in place: the layout did not move
+    assert b"/nix/store" not in fixed.read_bytes()
+    assert patch_elf(fixed, interpreter=PurePosixPath(loader)) == fixed.read_bytes()
+    # The target's own binutils agree: the patched dynamic array is well-formed in its byte order.
+    readelf = run([f"{gnu}-readelf", "-d", "-l", fixed]).text
+    assert f"[Requesting program interpreter: {loader}]" in readelf
+    assert "Library runpath: [$ORIGIN/../lib]" in readelf and "nix" not in readelf
+    assert {s.name for s in read_dynamic_symbols(fixed) if s.defined} >= {"answer"}
+
+
+def test_big_endian_file_of_a_little_endian_arch_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ppc64"
+    path.write_bytes(elf_header(machine=21, endian=2))  # EM_PPC64, big-endian: Debian's ppc64, not ppc64el
+    with pytest.raises(
+        ElfError, match="64-bit big-endian EM_PPC64 ELF file, which debforge does not support"
+    ):
+        read_elf(path)

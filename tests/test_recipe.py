@@ -106,7 +106,7 @@ def test_hello_ssl_recipe() -> None:
     [asset] = recipe.assets
     assert asset.source == BuiltSource(name="hello-ssl")
     assert (asset.dest, asset.mode) == (PurePosixPath("/usr/bin/hello-ssl"), 0o755)
-    assert recipe.test is not None and (recipe.test.run, recipe.test.expect) == ("hello-ssl", "OpenSSL 3")
+    assert recipe.test is not None and (recipe.test.run, recipe.test.expect) == ("hello-ssl", "OpenSSL ")
     assert recipe.changelog is not None and recipe.changelog.read_text().startswith("hello-ssl (0.1.0-1)")
     assert recipe.license == "MIT" and recipe.license_file is not None and recipe.license_file.is_file()
     assert recipe.section == "utils" and recipe.source_dir.is_absolute()
@@ -138,7 +138,11 @@ def test_cargo_deb_style_recipe_without_debforge_toml() -> None:
     assert recipe.changelog is not None and "0.2.0~beta.1-1" in recipe.changelog.read_text()
 
 
-@pytest.mark.parametrize("recipe_dir", sorted(p.name for p in RECIPES.iterdir() if p.is_dir()))
+# A recipe with an upstream.toml gets its source at test time (tests/test_build_c.py loads those).
+@pytest.mark.parametrize(
+    "recipe_dir",
+    sorted(p.name for p in RECIPES.iterdir() if p.is_dir() and not (p / "upstream.toml").is_file()),
+)
 def test_every_shipped_recipe_loads(recipe_dir: str) -> None:
     recipe = load(RECIPES / recipe_dir)
     assert recipe.name and recipe.deb_version and recipe.maintainer and recipe.description
@@ -531,7 +535,7 @@ def test_cargo_deb_relation_syntax_error(tmp_path: Path) -> None:
             "has an unknown archive area 'nonfree'",
         ),
         (("Jane Doe <jane@example.org>", "Jane Doe"), "is not of the form 'Full Name <email@example.org>'"),
-        (('kind = "binary"', 'kind = "make"'), "'make' is not a build kind"),
+        (('kind = "binary"', 'kind = "scons"'), "'scons' is not a build kind"),
         (('kind = "binary"', 'kind = "binary"\ncrates = "cratesio"'), "'cratesio' is not a crates source"),
         (('name = "demo"', "name = 5"), "invalid 'name' in [package] of"),
     ],
@@ -591,7 +595,7 @@ def test_cargo_kind_without_cargo_toml(tmp_path: Path) -> None:
     assert "needs a Cargo.toml" in error_of(native(tmp_path, text))
 
 
-# --- prebuilt binary without a recipe file (--binary FILE --name N --version V) -----------------
+# --- prebuilt binary without a recipe file (--binary FILE --name N --deb-version V) -----------------
 
 
 def test_binary_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -603,7 +607,7 @@ def test_binary_recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert recipe.build == BinaryBuild(binary=binary) and recipe.build.kind == "binary"
     assert recipe.relations.auto
     assert [str(a.dest) for a in recipe.assets] == ["/usr/bin/foo"]
-    with pytest.raises(RecipeError, match="--version 'v1' is not a valid Debian version"):
+    with pytest.raises(RecipeError, match="--deb-version 'v1' is not a valid Debian version"):
         binary_recipe(binary, name="foo", version="v1")
     with pytest.raises(RecipeError, match="--name 'Foo' is not a valid Debian package name"):
         binary_recipe(binary, name="Foo", version="1")

@@ -33,7 +33,7 @@ from debforge.archive.index import (
 )
 from debforge.archive.version import version_key
 
-FORMAT = 2  # bump when the layout below changes: it is part of the cache key
+FORMAT = 3  # bump when the layout below changes: it is part of the cache key
 STANZAS = "stanzas.bin"
 TABLES = "tables.marshal"
 
@@ -68,13 +68,16 @@ class _Builder:
         self.starts = array("q")
         self.file_starts: list[int] = []
         self.versions: list[str] = []
+        self.pin = 500  # the pin of the file being scanned
+        self.pins: list[int] = []  # each stanza's suite pin (apt's candidate is the top pin, then version)
         self.packages: dict[str, list[int]] = {}
         self.providers: dict[str, list[int]] = {}
         self.met: list[bytes] = []  # every name in the order apt meets it, duplicates included
         self.required: dict[str, None] = {}  # names with a stanza a bootstrap installs (ordered set)
 
-    def add_file(self, data: bytes, base: int) -> None:
+    def add_file(self, data: bytes, base: int, pin: int) -> None:
         self.file_starts.append(len(self.starts))
+        self.pin = pin
         offset = 0
         for chunk in data.split(b"\n\n"):
             if chunk.strip():
@@ -90,6 +93,7 @@ class _Builder:
         stanza = len(self.starts)
         self.starts.append(start)
         self.versions.append(fields.get(b"Version", b"").strip().decode())
+        self.pins.append(self.pin)
         self.packages.setdefault(name, []).append(stanza)
         self.met.append(package)
         # debootstrap/mmdebstrap start from Essential: yes and Priority: required; remembering the names
@@ -115,7 +119,7 @@ class _Builder:
             "format": FORMAT,
             "starts": self.starts.tobytes(),
             "file_starts": self.file_starts,
-            "origins": [(o.suite, o.suite_rank, o.component, o.mirror) for o in origins],
+            "origins": [(o.suite, o.suite_rank, o.component, o.mirror, o.pin) for o in origins],
             "packages": {name: self._newest_first(ids) for name, ids in self.packages.items()},
             "providers": {name: tuple(ids) for name, ids in self.providers.items()},
             # dict.fromkeys keeps the first occurrence of each name, in order, at C speed.
@@ -127,8 +131,10 @@ class _Builder:
         if len(ids) == 1:
             return (ids[0],)
         # Python's sort is stable, also with reverse=True: equal versions keep sources order,
-        # which is how apt breaks ties between suites (main suite first).
-        return tuple(sorted(ids, key=lambda i: version_key(self.versions[i]), reverse=True))
+        # which is how apt breaks ties between suites (main suite first). A higher pin wins over a
+        # higher version (apt_preferences(5)), so backports (100) lose to the release (500).
+        pins, versions = self.pins, self.versions
+        return tuple(sorted(ids, key=lambda i: (pins[i], version_key(versions[i])), reverse=True))
 
 
 def build_tables(files: Iterable[PackagesFile]) -> tuple[bytes, dict[str, object]]:
@@ -139,7 +145,7 @@ def build_tables(files: Iterable[PackagesFile]) -> tuple[bytes, dict[str, object
     base = 0
     for file in files:
         data = file.data if file.data.endswith(b"\n\n") else file.data.rstrip(b"\n") + b"\n\n"
-        builder.add_file(data, base)
+        builder.add_file(data, base, file.origin.pin)
         parts.append(data)
         origins.append(file.origin)
         base += len(data)
@@ -161,8 +167,10 @@ class _StanzaStore:
         self._starts = array("q")
         self._starts.frombytes(tables["starts"])  # type: ignore[arg-type]  # marshal gives bytes
         self._file_starts: list[int] = tables["file_starts"]  # type: ignore[assignment]  # see build_tables
-        origins: list[tuple[str, int, str, str]] = tables["origins"]  # type: ignore[assignment]  # ditto
-        self._origins = [Origin(suite=s, suite_rank=r, component=c, mirror=m) for s, r, c, m in origins]
+        origins: list[tuple[str, int, str, str, int]] = tables["origins"]  # type: ignore[assignment]  # ditto
+        self._origins = [
+            Origin(suite=s, suite_rank=r, component=c, mirror=m, pin=p) for s, r, c, m, p in origins
+        ]
         self._memo: dict[int, PackageRecord] = {}
 
     def decode(self, i: int) -> PackageRecord:

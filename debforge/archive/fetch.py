@@ -232,6 +232,13 @@ def _packages_blobs(
     cache = session.cache
     for rank, (suite, state) in enumerate(zip(target.suites, states, strict=True)):
         release = release_of(state, cache)
+        if rank and release.architectures and target.arch not in release.architectures:
+            # apt: "Skipping acquire of configured file ... as repository ... doesn't support
+            # architecture": a mirror may carry an update suite for fewer arches than the release.
+            session.reporter.info(
+                f"{suite.name} on {suite.mirror} carries no {target.arch}; skipped, as apt does"
+            )
+            continue
         listed = {entry.sha256 for entry in release.files.values()}
         for component in suite.components:
             entry = index_entry(release, component, f"binary-{target.arch}/Packages")
@@ -240,5 +247,7 @@ def _packages_blobs(
                     f"{suite.name} on {suite.mirror} lists no Packages index for {component}/{target.arch}"
                 )
             blob = download_index_file(session, suite, release, entry)
-            origin = Origin(suite=suite.name, suite_rank=rank, component=component, mirror=suite.mirror)
+            origin = Origin(
+                suite=suite.name, suite_rank=rank, component=component, mirror=suite.mirror, pin=release.pin
+            )
             yield origin, blob, blob.name in listed

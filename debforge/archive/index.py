@@ -66,6 +66,7 @@ class PackageRecord:
     installed_size: int = 0
     suite: str = ""  # which suite of the target listed it
     suite_rank: int = 0  # position of that suite in the target's sources order (0 = main suite)
+    pin: int = 500  # apt's default priority of that suite (100 for backports): the candidate is the top pin
     url: str = ""  # full .deb URL on the suite's mirror
     component: str = ""  # archive component that listed it (main, contrib, ...)
 
@@ -120,11 +121,11 @@ class PackageIndex:
     required: tuple[str, ...] = field(default=(), repr=False)
 
     def versions(self, name: str) -> tuple[PackageRecord, ...]:
-        """All records named `name`, newest first (ties: sources order)."""
+        """All records named `name`, highest pin first, then newest (ties: sources order)."""
         return self.packages.get(name, ())
 
     def candidate(self, name: str) -> PackageRecord | None:
-        """apt's default-policy candidate: the highest version across all suites."""
+        """apt's default-policy candidate: the highest version of the highest-pinned suites."""
         found = self.packages.get(name)
         return found[0] if found else None
 
@@ -216,6 +217,7 @@ class Origin:
     suite_rank: int
     component: str
     mirror: str
+    pin: int = 500  # apt's default priority of the suite (Release.pin)
 
 
 def record_from_fields(fields: Mapping[str, str], origin: Origin) -> PackageRecord:
@@ -236,7 +238,8 @@ def record_from_fields(fields: Mapping[str, str], origin: Origin) -> PackageReco
         provides=parse_provides(get("Provides", "")), filename=PurePosixPath(filename),
         size=int(get("Size", "0") or 0), sha256=get("SHA256", ""),
         installed_size=int(get("Installed-Size", "0") or 0), suite=origin.suite,
-        suite_rank=origin.suite_rank, url=f"{origin.mirror.rstrip('/')}/{filename}" if filename else "",
+        suite_rank=origin.suite_rank, pin=origin.pin,
+        url=f"{origin.mirror.rstrip('/')}/{filename}" if filename else "",
         component=origin.component,
     )  # fmt: skip
 

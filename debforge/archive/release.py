@@ -31,6 +31,10 @@ class Release:
     valid_until: dt.datetime | None
     acquire_by_hash: bool
     files: dict[str, FileEntry] = field(repr=False)
+    # apt's default pin of the suite's versions (apt_preferences(5)): 500, or 1 for NotAutomatic: yes,
+    # or 100 when ButAutomaticUpgrades: yes goes with it (backports).
+    pin: int = 500
+    architectures: tuple[str, ...] = ()  # Architectures: what the suite carries (empty: not stated)
 
     def entry(self, *paths: str) -> FileEntry | None:
         """The first of `paths` the Release lists (e.g. Packages.xz, then Packages.gz)."""
@@ -70,7 +74,19 @@ def parse_release(text: str) -> Release:
         date=parse_date(fields["Date"]) if "Date" in fields else None,
         valid_until=parse_date(valid_until) if valid_until else None,
         acquire_by_hash=fields.get("Acquire-By-Hash", "no").lower() == "yes", files=files,
+        pin=_default_pin(fields), architectures=tuple(fields.get("Architectures", "").split()),
     )  # fmt: skip
+
+
+def _default_pin(fields: dict[str, str]) -> int:
+    """apt's priority for a suite with no preferences: 500, NotAutomatic 1, plus ButAutomaticUpgrades 100.
+
+    >>> _default_pin({"NotAutomatic": "yes", "ButAutomaticUpgrades": "yes"}), _default_pin({})
+    (100, 500)
+    """
+    if fields.get("NotAutomatic", "").lower() != "yes":
+        return 500
+    return 100 if fields.get("ButAutomaticUpgrades", "").lower() == "yes" else 1
 
 
 def verify_inrelease(inrelease: Path, keyring: Path, *, what: str) -> str:

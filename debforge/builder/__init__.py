@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from debforge.builder import rust
+from debforge.builder import c, rust, tree
 from debforge.cache import atomic_output, file_sha256
 from debforge.dists import Target
 from debforge.errors import BuildError, ElfError, UsageError
-from debforge.recipe import BinaryBuild, Recipe
+from debforge.recipe import C_KINDS, BinaryBuild, Recipe
 from debforge.session import Session
 
 Toolchain = Literal["container", "host"]
@@ -50,6 +50,9 @@ class Artifacts:
     # The build-depends tree (with its dpkg database) the files were linked against: where the
     # packaging step finds each NEEDED library's package. None for prebuilt files (kind binary).
     sysroot: Path | None = None
+    # C/C++ kinds: the staging tree's symlinks (install path, link target); its files are `files`,
+    # each named by its install path relative to / (e.g. "usr/bin/tree").
+    links: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> list[dict[str, str]]:
         """`debforge build --json`: a list of {path, name, arch, sha256}."""
@@ -91,8 +94,9 @@ def build(
     built = _BUILDERS[recipe.build.kind](request)
     files = tuple(_deliver(name, path, target, out) for name, path in built.files)
     debug = tuple(_deliver(f"{name}.debug", path, target, out) for name, path in built.debug)
+    links = built.links if isinstance(built, c.CBuilt) else ()
     return Artifacts(
-        files=files, debug=debug, toolchain=built.toolchain, log=built.log, sysroot=built.sysroot
+        files=files, debug=debug, toolchain=built.toolchain, log=built.log, sysroot=built.sysroot, links=links
     )
 
 
@@ -122,9 +126,17 @@ def _pass_binary(request: _Request) -> rust.Built:
     return rust.Built(files=((binary.name, binary),))
 
 
-_BUILDERS: dict[str, Callable[[_Request], rust.Built]] = {
+def _build_c(request: _Request) -> c.CBuilt:
+    return c.build_c(
+        request.session, request.recipe, request.target, toolchain=request.toolchain, emulate=request.emulate
+    )
+
+
+_BUILDERS: dict[str, Callable[[_Request], rust.Built | c.CBuilt]] = {
     "cargo": _build_cargo,
     "binary": _pass_binary,
+    "tree": lambda request: tree.build_tree(request.session, request.recipe, request.target),
+    **dict.fromkeys(C_KINDS, _build_c),  # autotools, cmake, meson, make, script: debforge/builder/c.py
 }
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from debforge.dists import Target
+from debforge.errors import BuildError
 from debforge.recipe import CargoBuild
+from debforge.recipe.model import DebugCompression
 
 # Fixed paths inside the builder: the binary never depends on where the project or cache lives.
 _IN = PurePosixPath("/debforge")
@@ -44,29 +46,45 @@ IN_CONTAINER = Paths(
 def cargo_argv(spec: CargoBuild, *, triple: str | None, locked: bool, manifest: str) -> list[str]:
     """The `cargo build` command line of a recipe (`triple` None: a native build)."""
     profile = ["--release"] if spec.profile == "release" else ["--profile", spec.profile]
+    flags = [f for f in spec.cargo_flags if not (locked and f == "--locked")]
     return [
-        "cargo", "build", "--manifest-path", manifest, *profile, "--color", "never",
+        "cargo", "build", "--manifest-path", manifest, *profile, "--color", spec.color,
         *(["--target", triple] if triple else []),
-        *(["--locked"] if locked else []),
+        *(["--locked"] if locked else []), *flags,
+        *(f"--package={name}" for name in spec.packages),
         *(["--features", ",".join(spec.features)] if spec.features else []),
+        *(["--all-features"] if spec.all_features else []),
         *([] if spec.default_features else ["--no-default-features"]),
         *(f"--bin={name}" for name in spec.binaries),
         *(["--lib"] if spec.cdylibs else []),
     ]  # fmt: skip
 
 
-def strip_lines(tools: str, built: str, out: str, name: str, *, dbgsym: bool) -> list[str]:
-    """Shell lines that strip one artifact into `out`; with dbgsym, dh_strip's three steps.
+def strip_lines(
+    tools: str,
+    built: str,
+    out: str,
+    name: str,
+    *,
+    dbgsym: bool,
+    strip: bool = True,
+    compress: DebugCompression | None = "zlib",
+) -> list[str]:
+    """Shell lines that strip one artifact into `out`; when splitting debug info, dh_strip's three steps.
 
     dh_strip (debhelper 13): `objcopy --only-keep-debug --compress-debug-sections` into
     .build-id/<xx>/<rest>.debug, strip, then `objcopy --add-gnu-debuglink` so gdb finds the file
     by name and CRC as well as by build-id. The debug file is named `<rest>.debug` here, since the
-    debuglink records its base name.
+    debuglink records its base name. cargo-deb's `--no-strip` copies the file as cargo left it.
+    `compress` is the .debug file's section compression (None: none), as objcopy spells it.
     """
     src, dest = shlex.quote(f"{built}/{name}"), shlex.quote(f"{out}/{name}")
-    strip = f"{shlex.join([f'{tools}strip', *_STRIP_ARGS, '-o', f'{out}/{name}', f'{built}/{name}'])}"
+    if not strip:
+        return [f"cp {src} {dest}"]
+    command = f"{shlex.join([f'{tools}strip', *_STRIP_ARGS, '-o', f'{out}/{name}', f'{built}/{name}'])}"
     if not dbgsym:
-        return [strip]
+        return [command]
+    sections = f" --compress-debug-sections={compress}" if compress else ""
     debug_dir = shlex.quote(f"{out}/{DEBUG_DIR}/{name}")
     debug = f'{debug_dir}/"${{id#??}}.debug"'
     return [
@@ -74,11 +92,30 @@ def strip_lines(tools: str, built: str, out: str, name: str, *, dbgsym: bool) ->
         f"id=$({tools}readelf -n {src} | sed -n 's/^ *Build ID: *//p' | head -n 1)",
         f'[ -n "$id" ] || {{ echo "error: {name} has no build-id note, so its debug symbols '
         'cannot be split off (link with -Wl,--build-id)" >&2; exit 1; }',
-        f"{tools}objcopy --only-keep-debug --compress-debug-sections {src} {debug}",
-        strip,
+        f"{tools}objcopy --only-keep-debug{sections} {src} {debug}",
+        command,
         f"chmod 0644 {debug}",
         f"{tools}objcopy --add-gnu-debuglink={debug} {dest}",
     ]
+
+
+def copy_lines(built: str, out: str, names: Sequence[str]) -> list[str]:
+    """Shell lines that copy files a build script wrote into the profile dir (cargo-deb assets such as
+    `target/release/tool.1`), as they are; a missing one fails with the asset's name.
+
+    >>> copy_lines("/b", "/o", ["tool.1"])  # doctest: +NORMALIZE_WHITESPACE
+    ['[ -f /b/tool.1 ] || { echo "error: the build wrote no target/release/tool.1 (it is not a bin or
+    cdylib target, so a build script must write it)" >&2; exit 1; }', 'cp /b/tool.1 /o/tool.1']
+    """
+    lines = []
+    for name in names:
+        src, dest = shlex.quote(f"{built}/{name}"), shlex.quote(f"{out}/{name}")
+        lines += [
+            f'[ -f {src} ] || {{ echo "error: the build wrote no target/release/{name} (it is not a bin or '
+            'cdylib target, so a build script must write it)" >&2; exit 1; }',
+            f"cp {src} {dest}",
+        ]
+    return lines
 
 
 def artifact_names(spec: CargoBuild) -> list[str]:
@@ -91,8 +128,9 @@ def profile_dir(profile: str) -> str:
     return {"dev": "debug", "test": "debug", "bench": "release"}.get(profile, profile)
 
 
-def cross_env(target: Target, paths: Paths, *, std: bool) -> dict[str, str]:
-    """Everything cargo, rustc, the cc crate, pkg-config and openssl-sys need to cross-build."""
+def cross_env(target: Target, paths: Paths, *, std: bool, static: bool = False) -> dict[str, str]:
+    """Everything cargo, rustc, the cc crate, pkg-config and openssl-sys need to cross-build
+    (`static`: see static_env)."""
     triple, gnu, sysroot = target.rust_triple, target.gnu_triplet, paths.sysroot
     low, up = triple.replace("-", "_"), triple.replace("-", "_").upper()
     libdir = f"{sysroot}/usr/lib/{target.multiarch}"
@@ -101,9 +139,11 @@ def cross_env(target: Target, paths: Paths, *, std: bool) -> dict[str, str]:
         *([f"--sysroot={paths.std}/usr"] if std else []),
         f"-Clink-arg=--sysroot={sysroot}",  # crt1.o, libc.so from the sysroot (S9)
         *remap_flags(paths),
+        *static_rustflags(static),
     ]
     return {
         **base_env(paths),
+        **(static_env(target) if static else {}),
         f"CARGO_TARGET_{up}_LINKER": f"{gnu}-gcc",  # S6: the host cc cannot link aarch64 objects
         f"CARGO_TARGET_{up}_RUSTFLAGS": " ".join(rustflags),
         f"CC_{low}": f"{gnu}-gcc", f"CXX_{low}": f"{gnu}-g++", f"AR_{low}": f"{gnu}-ar",
@@ -118,15 +158,75 @@ def cross_env(target: Target, paths: Paths, *, std: bool) -> dict[str, str]:
     }  # fmt: skip
 
 
-def debug_env(*, dbgsym: bool, profile: str) -> dict[str, str]:
-    """With dbgsym: full debug info in the build (as Debian's Rust packages get `-C debuginfo=2`).
+_CRT_STATIC = "-Ctarget-feature=+crt-static"
+
+
+def static_env(target: Target) -> dict[str, str]:
+    """A static build: pkg-config and openssl-sys pick the target's static archives (libssl.a).
+
+    rustc's `+crt-static` (in the rustflags) links glibc's libc.a from libc6-dev; the pkg-config
+    crate reads PKG_CONFIG_ALL_STATIC (and passes --static, for Libs.private), openssl-sys reads
+    OPENSSL_STATIC.
+
+    >>> from debforge.dists import make_target
+    >>> sorted(static_env(make_target("bookworm", "arm64")))
+    ['AARCH64_UNKNOWN_LINUX_GNU_OPENSSL_STATIC', 'PKG_CONFIG_ALL_STATIC']
+    """
+    up = target.rust_triple.replace("-", "_").upper()
+    return {"PKG_CONFIG_ALL_STATIC": "1", f"{up}_OPENSSL_STATIC": "1"}
+
+
+def static_rustflags(static: bool) -> list[str]:
+    """`-Ctarget-feature=+crt-static` for a static build, nothing otherwise."""
+    return [_CRT_STATIC] if static else []
+
+
+def debug_compression(spec: CargoBuild) -> DebugCompression | None:
+    """How the split-off .debug files are compressed (None: not at all).
+
+    Unasked, as dh_strip: zlib. A bare `--compress-debug-symbols` chooses as cargo-deb 3.1 does: zstd
+    for full debug info (for debuggers), zlib otherwise (for panic backtraces). With split debug
+    info debforge builds with full debug info unless `--override-debug` says otherwise.
+
+    >>> from pathlib import Path
+    >>> spec = CargoBuild(manifest=Path("Cargo.toml"), dbgsym=True, compress_debug_symbols=True)
+    >>> debug_compression(spec), debug_compression(CargoBuild(manifest=Path("Cargo.toml")))
+    ('zstd', 'zlib')
+    """
+    if spec.compress_debug_symbols is False:
+        return None
+    if spec.debug_compression is not None or spec.compress_debug_symbols is None:
+        return spec.debug_compression or "zlib"
+    level = {**debug_env(spec)}.get(_profile_var(spec.profile, "DEBUG"), "false")
+    return "zstd" if level in ("true", "2", "full") else "zlib"
+
+
+def check_debug_compression(spec: CargoBuild, target: Target) -> None:
+    """zstd-compressed .debug files only where the target's objcopy writes them and its gdb reads them."""
+    if spec.split_debug and debug_compression(spec) == "zstd" and not target.debug_zstd:
+        raise BuildError(
+            f"zstd-compressed debug symbols (--compress-debug-symbols) are not available for {target.dist}: "
+            "its binutils and gdb do not handle zstd-compressed debug sections",
+            hint="use --compress-debug-symbols=zlib for this target",
+        )
+
+
+def _profile_var(profile: str, what: str) -> str:
+    return f"CARGO_PROFILE_{profile.upper().replace('-', '_')}_{what}"
+
+
+def debug_env(spec: CargoBuild) -> dict[str, str]:
+    """With split debug info: full debug info in the build (as Debian's Rust packages get
+    `-C debuginfo=2`); cargo-deb's `--override-debug`/`--override-lto` win.
 
     Cargo's release profile has none, which would leave the -dbgsym package only a symbol table.
 
-    >>> debug_env(dbgsym=True, profile="release")
+    >>> from pathlib import Path
+    >>> debug_env(CargoBuild(manifest=Path("Cargo.toml"), dbgsym=True))
     {'CARGO_PROFILE_RELEASE_DEBUG': 'true'}
     """
-    return {f"CARGO_PROFILE_{profile.upper().replace('-', '_')}_DEBUG": "true"} if dbgsym else {}
+    split = {_profile_var(spec.profile, "DEBUG"): "true"} if spec.split_debug else {}
+    return {**split, **dict(spec.profile_env)}
 
 
 def base_env(paths: Paths) -> dict[str, str]:

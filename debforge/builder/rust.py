@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from debforge import container, rootfs
 from debforge.archive import PackageIndex, fetch_index
@@ -24,12 +25,17 @@ from debforge.builder.cargo import (
     base_env,
     cargo_argv,
     cargo_config,
+    check_debug_compression,
+    copy_lines,
     cross_env,
+    debug_compression,
     debug_env,
     depends_requests,
     error_tail,
     profile_dir,
     remap_flags,
+    static_env,
+    static_rustflags,
     strip_lines,
 )
 from debforge.cache import Cache, atomic_write_bytes, key
@@ -98,11 +104,12 @@ class _Job:
 
     def files(self) -> tuple[tuple[str, Path], ...]:
         """The stripped artifacts in the work dir."""
-        return tuple((name, self.work.out / name) for name in artifact_names(self.spec))
+        names = (*artifact_names(self.spec), *self.spec.extra_files)
+        return tuple((name, self.work.out / name) for name in names)
 
     def debug_files(self) -> tuple[tuple[str, Path], ...]:
         """With dbgsym: each artifact's detached debug file (`<build-id minus 2 hex>.debug`)."""
-        if not self.recipe.build.dbgsym:
+        if not self.spec.split_debug:
             return ()
         return tuple((name, _one_debug_file(self.work.out / DEBUG_DIR / name, name))
                      for name in artifact_names(self.spec))  # fmt: skip
@@ -149,11 +156,41 @@ class ContainerPlan:
 def build_cargo(session: Session, recipe: Recipe, target: Target, *, toolchain: str, emulate: bool) -> Built:
     """Build the recipe's Cargo targets for `target` and return the stripped files (in the cache)."""
     job = _job(session, recipe, target, "emulate" if emulate else toolchain)
+    if job.spec.no_build:
+        return _last_build(job)
     if toolchain == "host" and not emulate:
         host_rust = _host_rust(target)  # validate before any download
-        return _build_on_host(job, build_depends_sysroot(session, recipe, target), host_rust)
+        sysroot = build_depends_sysroot(session, recipe, target)
+        return _check_static(job, _build_on_host(job, sysroot, host_rust))
     plan = _emulated_plan(job) if emulate else _cross_plan(job)
-    return _run_plan(job, plan)
+    return _check_static(job, _run_plan(job, plan))
+
+
+def _check_static(job: _Job, built: Built) -> Built:
+    """A static build must leave no NEEDED library and no loader: else a library was linked as a dylib."""
+    from debforge.elf import read_elf  # noqa: PLC0415 - pyelftools only for this check
+
+    for name, path in built.files if job.spec.static else ():
+        info = read_elf(path)
+        if info.needed or info.interpreter is not None:
+            raise BuildError(
+                f"the static build of {name} still needs {', '.join(info.needed) or str(info.interpreter)}",
+                hint="a build script linked it as a shared library: emit cargo:rustc-link-lib=static=NAME "
+                "when PKG_CONFIG_ALL_STATIC is set (as the pkg-config crate does)",
+            )
+    return built
+
+
+def _last_build(job: _Job) -> Built:
+    """cargo-deb --no-build: the files the last build of this project for this target left, unbuilt."""
+    missing = [name for name, path in job.files() if not path.is_file()]
+    if missing:
+        raise BuildError(
+            f"--no-build: {job.what} has not been built yet ({', '.join(missing)} missing)",
+            hint="run once without --no-build; debforge builds in its own cache, not in target/",
+        )
+    with job.reporter.step(f"Using the last {job.what} (--no-build)"):
+        return job.built((), "", build_depends_sysroot(job.session, job.recipe, job.target))
 
 
 def plan_build(session: Session, recipe: Recipe, target: Target, *, emulate: bool = False) -> ContainerPlan:
@@ -164,6 +201,7 @@ def plan_build(session: Session, recipe: Recipe, target: Target, *, emulate: boo
 
 def _job(session: Session, recipe: Recipe, target: Target, variant: str) -> _Job:
     spec = _check_project(recipe)
+    check_debug_compression(spec, target)
     work = workdirs(recipe, target, session.cache, variant)
     return _Job(session=session, recipe=recipe, spec=spec, target=target, work=work)
 
@@ -181,7 +219,7 @@ def _cross_plan(job: _Job) -> ContainerPlan:
         *_rw_mounts(job),
     )
     built = f"{paths.target_dir}/{target.rust_triple}/{profile_dir(job.spec.profile)}"
-    env = {**cross_env(target, paths, std=True), "HOME": paths.cargo_home}
+    env = {**cross_env(target, paths, std=True, static=job.spec.static), "HOME": paths.cargo_home}
     plan = _plan(
         job, image, mounts, env, triple=target.rust_triple, built=built, tools=f"{target.gnu_triplet}-"
     )
@@ -213,10 +251,15 @@ def _plan(
     locked = (recipe.source_dir / "Cargo.lock").is_file()
     manifest = f"{paths.src}/{job.spec.manifest.relative_to(recipe.source_dir)}"
     argv = cargo_argv(job.spec, triple=triple, locked=locked, manifest=manifest)
+    if job.session.offline and "--offline" not in argv:  # debforge's --offline is cargo's too
+        argv.append("--offline")
     strips = [
-        line
-        for name in artifact_names(job.spec)
-        for line in strip_lines(tools, built, paths.out, name, dbgsym=recipe.build.dbgsym)
+        *(
+            line
+            for name in artifact_names(job.spec)
+            for line in strip_lines(tools, built, paths.out, name, **_strip_switches(job.spec))
+        ),
+        *copy_lines(built, paths.out, job.spec.extra_files),
     ]
     script = "\n".join([
         "set -e",
@@ -224,11 +267,20 @@ def _plan(
         f"printf 'cc\\t%s\\n' \"$({tools}gcc --version | head -n 1)\"",
         shlex.join(argv), *strips,
     ])  # fmt: skip
-    env = {**env, **debug_env(dbgsym=recipe.build.dbgsym, profile=job.spec.profile)}
+    env = {**env, **debug_env(job.spec)}
     return ContainerPlan(
         image=image, mounts=mounts, env=tuple(sorted(env.items())), cargo=tuple(argv), script=script,
         network=job.spec.crates == "registry",  # no network at all when the crates are local
     )  # fmt: skip
+
+
+def _strip_switches(spec: CargoBuild) -> dict[str, Any]:
+    """strip_lines' switches from cargo-deb's --strip, debug-symbol and compress-debug-symbols settings."""
+    return {
+        "dbgsym": spec.split_debug,
+        "strip": spec.strip,
+        "compress": debug_compression(spec),
+    }
 
 
 def _check_project(recipe: Recipe) -> CargoBuild:
@@ -376,8 +428,8 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
     _write_cargo_config(work, job.spec.crates, paths, f"{sysroot}/{DEBIAN_REGISTRY}")
     env = {
         **os.environ,
-        **cross_env(target, paths, std=False),
-        **debug_env(dbgsym=recipe.build.dbgsym, profile=job.spec.profile),
+        **cross_env(target, paths, std=False, static=job.spec.static),
+        **debug_env(job.spec),
         "RUSTC": str(host.rustc),
     }
     locked = (recipe.source_dir / "Cargo.lock").is_file()
@@ -392,11 +444,14 @@ def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
             raise BuildError(f"{job.what} failed (exit code {done.returncode}):\n{error_tail(log)}")
         built = work.target_dir / target.rust_triple / profile_dir(job.spec.profile)
         lines = [
-            line
-            for name in artifact_names(job.spec)
-            for line in strip_lines(
-                f"{target.gnu_triplet}-", str(built), str(work.out), name, dbgsym=recipe.build.dbgsym
-            )
+            *(
+                line
+                for name in artifact_names(job.spec)
+                for line in strip_lines(
+                    f"{target.gnu_triplet}-", str(built), str(work.out), name, **_strip_switches(job.spec)
+                )
+            ),
+            *copy_lines(str(built), str(work.out), job.spec.extra_files),
         ]
         run(["sh", "-c", "\n".join(["set -e", *lines])])
     toolchain = (("rustc", f"rustc {host.version}"), ("cargo", run([host.cargo, "-V"]).text.strip()))
@@ -415,7 +470,9 @@ def _emulated_plan(job: _Job) -> ContainerPlan:
     with job.reporter.step(f"Emulated builder image for {target.dist}/{target.arch}"):
         image = container.build_image(job.session, target, packages=packages)
     _write_cargo_config(job.work, job.spec.crates, paths, f"/{DEBIAN_REGISTRY}")
-    env = {**base_env(paths), "RUSTFLAGS": " ".join(remap_flags(paths)), "HOME": paths.cargo_home}
+    rustflags = " ".join([*remap_flags(paths), *static_rustflags(job.spec.static)])
+    static = static_env(target) if job.spec.static else {}
+    env = {**base_env(paths), **static, "RUSTFLAGS": rustflags, "HOME": paths.cargo_home}
     built = f"{paths.target_dir}/{profile_dir(job.spec.profile)}"
     plan = _plan(job, image, _rw_mounts(job), env, triple=None, built=built, tools="")
     # The image has the build-depends installed; the same closure as a host tree (debs already in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -17,6 +18,15 @@ from rich.table import Table
 from rich.text import Text
 
 from debforge.cache import default_cache_dir
+from debforge.cli.cargodeb import (
+    CargoDebFlags,
+    cargo_deb_target,
+    install_debs,
+    move_deb,
+    preprocess_argv,
+    with_cargo_deb,
+)
+from debforge.cli.matrix import Jobs, is_matrix, pair_debs, pair_out, render_matrix, run_pairs
 from debforge.cli.options import (
     GLOBAL_OPTIONS,
     GlobalOptions,
@@ -32,10 +42,12 @@ from debforge.cli.options import (
     with_target,
 )
 from debforge.cli.repo import repo_app
-from debforge.errors import DebforgeError, UsageError
+from debforge.errors import DebforgeError, InstallCheckError, UsageError
 
 if TYPE_CHECKING:
     from debforge.archive.index import PackageIndex
+    from debforge.pipeline import PackageResult
+    from debforge.pipeline.matrix import Made, Pair
 
 app = typer.Typer(
     name="debforge",
@@ -301,51 +313,93 @@ Toolchain = Annotated[
     typer.Option("--toolchain", help="container: the Rust cross builder image; host: this machine's cargo."),
 ]
 Emulate = Annotated[bool, typer.Option("--emulate", help="Build natively in a target container under QEMU.")]
+Static = Annotated[
+    bool, typer.Option("--static", help="Link a static program (Rust: +crt-static, static libraries).")
+]
 
 
 @app.command()
 @with_target
+@with_cargo_deb
 def package(
+    ctx: typer.Context,
     *,
     project: Annotated[Path, typer.Argument(help="Project or recipe directory.")] = Path(),
-    out: Annotated[Path, typer.Option("--out", help="Where the .deb and its build record go.")] = Path(
-        "dist"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "--output", "-o", help="Directory for the .deb and its build record, or a FILE.deb."
+        ),
+    ] = Path("dist"),
     binary: Annotated[
-        Path | None, typer.Option("--binary", help="Package this prebuilt ELF instead.")
+        list[Path] | None,
+        typer.Option(
+            "--binary",
+            metavar="PATH",
+            help="Package this prebuilt ELF, install tree (a Nix result/) or tarball instead; repeatable.",
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Package name (with --binary).")] = None,
-    version: Annotated[str | None, typer.Option("--version", help="Version (with --binary).")] = None,
     maintainer: Annotated[str | None, typer.Option("--maintainer", help="'Full Name <email>'.")] = None,
     toolchain: Toolchain = ToolchainChoice.container,
     emulate: Emulate = False,
+    static: Static = False,
     test: Annotated[
         bool, typer.Option("--test", help="Install and run it in a fresh target container.")
     ] = False,
     json_out: Json = False,
+    jobs: Jobs = None,
     opts: TargetOptions,
+    flags: CargoDebFlags,
 ) -> None:
-    """Build, repair, compute Depends and write a reproducible .deb for the target."""
+    """Build, repair, compute Depends and write a reproducible .deb for the target (cargo deb's flags too)."""
     from debforge.pipeline import package as run_package
-    from debforge.recipe import binary_recipe, load_recipe
+    from debforge.recipe import apply_overrides, binary_recipe, load_recipe
+    from debforge.recipe.prebuilt import with_static
 
-    target = opts.target()
-    with opts.session() as session:
-        if binary is not None:
-            if not (name and version):
-                raise UsageError("--binary needs --name and --version")
-            recipe = binary_recipe(binary, name=name, version=version, maintainer=maintainer)
-        else:
-            recipe = load_recipe(project, arch=target.arch, reporter=session.reporter)
-        result = run_package(
-            session, recipe, target, out=out, toolchain=toolchain.value, emulate=emulate, test=test
-        )
+    opts = cargo_deb_target(ctx, opts, flags.rust_target)
+    version = flags.deb_version  # with --binary: the upstream version, as --name names the package
+    deb_file = out if out.suffix == ".deb" else None  # cargo-deb's -o FILE.deb
+
+    def package_one(opts: TargetOptions, out: Path) -> PackageResult:
+        target = opts.target()
+        with opts.session() as session:
+            overrides = flags.overrides(maintainer=maintainer, reporter=session.reporter)
+            if binary:
+                if not (name and version):
+                    raise UsageError("--binary needs --name and --deb-version")
+                recipe = binary_recipe(binary, name=name, version=version, maintainer=maintainer)
+                # --deb-version and --maintainer went in above; other cargo-deb flags apply as to a project.
+                rest = dataclasses.replace(overrides, deb_version=None, maintainer=None)
+                recipe = apply_overrides(recipe, rest, session.reporter)
+            else:
+                recipe = load_recipe(
+                    flags.manifest_path or project, arch=target.arch, reporter=session.reporter,
+                    variant=flags.variant, package=flags.package_, overrides=overrides,
+                )  # fmt: skip
+            recipe = with_static(recipe) if static else recipe
+            result = run_package(
+                session, recipe, target, out=out, toolchain=toolchain.value, emulate=emulate, test=test
+            )  # fmt: skip
+            if flags.install:
+                install_debs(session, result, target, with_dbgsym=not flags.no_install_dbgsym)
+        return result
+
+    if is_matrix(opts):  # one .deb per (dist, arch) pair, each in <out>/<dist>-<arch>/
+        if deb_file:
+            raise UsageError(f"a matrix writes one .deb per pair: give --out a directory, not {deb_file}")
+        matrix = run_pairs(opts, lambda pair, o: _made(package_one(o, pair_out(out, pair))), jobs=jobs)
+        render_matrix(matrix, json_out=json_out)
+        return
+    result = package_one(opts, deb_file.parent if deb_file else out)
+    deb_path = move_deb(result, deb_file) if deb_file else result.package.path
     if json_out:
         print_json(result.to_json())
     else:
-        stdout().print(f"{result.package.path}\nDepends: {result.depends}")
+        stdout().print(f"Depends: {result.depends}")
         if result.dbgsym is not None:
             stdout().print(str(result.dbgsym.path))
+        stdout().print(str(deb_path))  # last, alone on its line, as cargo deb prints it
 
 
 @app.command("build")
@@ -359,15 +413,18 @@ def build_command(
     emulate: Emulate = False,
     json_out: Json = False,
     *,
+    static: Static = False,
     opts: TargetOptions,
 ) -> None:
     """Build the project for the target and copy the artifacts to --out."""
     from debforge.builder import build
     from debforge.recipe import load_recipe
+    from debforge.recipe.prebuilt import with_static
 
     target = opts.target()
     with opts.session() as session:
         recipe = load_recipe(project, arch=target.arch, reporter=session.reporter)
+        recipe = with_static(recipe) if static else recipe
         artifacts = build(session, recipe, target, toolchain=toolchain.value, emulate=emulate, out=out)
     if json_out:
         print_json(artifacts.to_json())
@@ -387,11 +444,32 @@ def check_install_command(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the container and say how to enter it.")] = False,
     json_out: Json = False,
     *,
+    jobs: Jobs = None,
     opts: TargetOptions,
 ) -> None:
-    """Install, run, remove and purge DEBS in a fresh container of the target, with the target's real apt."""
+    """Install, run, remove and purge DEBS in a fresh container of the target, with the target's real apt.
+
+    With --dist/--arch lists, each pair installs the DEBS that are files plus `<DIR>/<dist>-<arch>/*.deb`
+    of each DEBS that is a directory (the --out of a `package` matrix)."""
     from debforge.testinstall import check_install
 
+    if is_matrix(opts):
+        from debforge.pipeline.matrix import Made
+
+        def install_one(pair: Pair, o: TargetOptions) -> Made:
+            installed = pair_debs(debs, pair)
+            with o.session() as session:
+                report = check_install(session, installed, o.target(), run=run, expect=expect)
+            if not report.ok:
+                failed = next((step for step in report.steps if not step.ok), None)
+                detail = f": {failed.name} failed ({failed.detail})" if failed else ""
+                tail = failed.output_tail.strip() if failed else ""
+                hint = f"it printed: {tail}" if tail else None
+                raise InstallCheckError(f"test-install of {pair.dist}/{pair.arch}{detail}", hint=hint)
+            return Made(path=installed[0], doc=report.to_json())
+
+        render_matrix(run_pairs(opts, install_one, jobs=jobs), json_out=json_out)
+        return
     target = opts.target()
     with opts.session(keep=keep) as session:
         report = check_install(session, debs, target, run=run, expect=expect, keep=keep)
@@ -413,6 +491,13 @@ def check_install_command(
             stdout().print(f"container kept; enter it with: {report.enter}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _made(result: PackageResult) -> Made:
+    """A matrix pair's outcome: its .deb and build record."""
+    from debforge.pipeline.matrix import Made
+
+    return Made(path=result.package.path, doc=result.to_json())
 
 
 def _size(n: int) -> str:
@@ -439,7 +524,7 @@ def _say_error(message: str, hint: str | None = None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the app, turn errors into one sentence and an exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = preprocess_argv(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args or os.environ.get("DEBFORGE_DEBUG") == "1"
     try:
         app(args=args, prog_name="debforge")

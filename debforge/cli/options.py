@@ -30,7 +30,8 @@ Dist = Annotated[
         "--dist",
         envvar="DEBFORGE_DIST",
         rich_help_panel=_TARGET,
-        help=f"Debian release to build for: {', '.join(supported_dists())}.",
+        help=f"Debian release to build for: {', '.join(supported_dists())} "
+        "(package, test-install: a comma list builds a matrix).",
     ),
 ]
 Arch = Annotated[
@@ -39,7 +40,7 @@ Arch = Annotated[
         "--arch",
         envvar="DEBFORGE_ARCH",
         rich_help_panel=_TARGET,
-        help=f"Debian architecture: {', '.join(supported_arches())}.",
+        help=f"Debian architecture: {', '.join(supported_arches())} (package, test-install: a comma list).",
     ),
 ]
 Mirror = Annotated[
@@ -66,6 +67,16 @@ Keyring = Annotated[
         "--keyring",
         rich_help_panel=_TARGET,
         help="OpenPGP keyring that signs the archive (default: debian-archive-keyring).",
+    ),
+]
+Backports = Annotated[
+    bool,
+    typer.Option(
+        "--backports",
+        envvar="DEBFORGE_BACKPORTS",
+        rich_help_panel=_TARGET,
+        help="Add the dist's backports suite at apt's default priority (100): used only for "
+        "name/backports or name=version requests.",
     ),
 ]
 CacheDir = Annotated[
@@ -112,6 +123,7 @@ class TargetOptions:
     mirror: str | None
     security_mirror: str | None
     keyring: Path | None
+    backports: bool
     cache_dir: Path | None
     offline: bool
     ttl: float
@@ -120,7 +132,12 @@ class TargetOptions:
         """The Target these options name (dists supplies the security mirror when none is given)."""
         security = self.security_mirror
         return make_target(
-            self.dist, self.arch, mirror=self.mirror, security_mirror=security, keyring=self.keyring
+            self.dist,
+            self.arch,
+            mirror=self.mirror,
+            security_mirror=security,
+            keyring=self.keyring,
+            backports=self.backports,
         )
 
     def cache(self) -> Cache:
@@ -191,6 +208,7 @@ _TARGET_PARAMS = (
     ("mirror", Mirror, None),
     ("security_mirror", SecurityMirror, None),
     ("keyring", Keyring, None),
+    ("backports", Backports, False),
     ("cache_dir", CacheDir, None),
     ("offline", Offline, False),
     ("ttl", Ttl, 3600.0),

@@ -84,7 +84,12 @@ def load_definition(name: str, target: Target, *, images_dir: Path = IMAGES_DIR)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ContainerError(f"cannot read image definition {path}: {exc}") from exc
     per_dist = data.get("dist", {}).get(target.dist, {})
-    words = {"triplet": target.gnu_triplet, "arch": target.arch, "dist": target.dist}
+    # {gcc}/{gxx}: the target's cross compilers; for the machine's own arch Debian ships no
+    # gcc-x86-64-linux-gnu, the native gcc/g++ are <triplet>-gcc/-g++ already.
+    native = target.arch == host_arch()
+    gcc = "gcc" if native else target.cross_gcc
+    words = {"triplet": target.gnu_triplet, "arch": target.arch, "dist": target.dist,
+             "gcc": gcc, "gxx": gcc.replace("gcc", "g++", 1)}  # fmt: skip
     packages = [p.format(**words) for p in (*data.get("packages", ()), *per_dist.get("packages", ()))]
     files = images_dir / name / "files"
     digest = key(
@@ -143,8 +148,8 @@ def host_target(target: Target) -> Target:
     if arch is None:
         raise ContainerError(f"debforge does not know the Debian architecture of a {os.uname().machine} host")
     return make_target(
-        target.dist, arch, mirror=target.mirror, security_mirror=target.suites[-1].mirror,
-        components=target.components, keyring=target.keyring,
+        target.dist, arch, mirror=target.mirror, security_mirror=target.security_mirror,
+        components=target.components, keyring=target.keyring, backports=target.backports,
     )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 _ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
 # Policy 5.6.2: "Full Name <email@address>".
 _MAINTAINER = re.compile(r"[^<>\n]*[^<>\s][^<>\n]* <[^<>@\s]+@[^<>\s]+>")
+_BARE_NAME = re.compile(r"[^<>\n]*[^<>\s][^<>\n]*")  # a name without email, as cargo-deb allows
 # Policy 7.1 in a binary package: name, optional :arch qualifier, optional (op version); no [arch] or
 # <profile> restrictions, which belong to source packages only.
 _RELATION = re.compile(
@@ -150,8 +151,9 @@ def check_version(version: str) -> None:
 
 
 def check_section(section: str | None) -> None:
-    """The section must be one of Debian's, optionally prefixed by its area (`contrib/`, `non-free/`)."""
-    if section is not None and (reason := debian_rules.check_section(section)):
+    """The section must be one word. Whether it is one of Debian's is the recipe's business: dpkg writes
+    any word, and cargo-deb writes its metadata's section verbatim (a warning in debforge)."""
+    if section is not None and (reason := debian_rules.check_section_syntax(section)):
         raise PackageError(
             f"section {section!r} {reason}",
             hint=f"use one of: {', '.join(sorted(SECTIONS))}, optionally prefixed by contrib/ or non-free/",
@@ -194,7 +196,9 @@ def _check_identity(spec: PackageSpec) -> None:
     """Architecture, Maintainer, Description, Priority, Multi-Arch, Homepage, Source."""
     if spec.arch != "all" and not _ARCH.fullmatch(spec.arch):
         raise PackageError(f"architecture {spec.arch!r} is not a Debian architecture name")
-    if not _MAINTAINER.fullmatch(spec.maintainer):
+    # dpkg reads any one-line Maintainer; cargo-deb writes a bare name (no email) verbatim and the
+    # recipe stage warns about it. A malformed `<email>` part is still refused.
+    if not (_MAINTAINER.fullmatch(spec.maintainer) or _BARE_NAME.fullmatch(spec.maintainer)):
         raise PackageError(
             f"maintainer {spec.maintainer!r} must read 'Full Name <email@address>' (Policy 5.6.2)"
         )

@@ -35,10 +35,13 @@ _DEB_ARCH: dict[tuple[str, int], str] = {
     ("EM_ARM", 32):     "armel",
     ("EM_RISCV", 64):   "riscv64",
     ("EM_PPC64", 64):   "ppc64el",
+    ("EM_S390", 64):    "s390x",
     ("EM_MIPS", 64):    "mips64el",
     ("EM_LOONGARCH", 64): "loong64",
 }
 # fmt: on
+# The one Debian release architecture whose ELF files are big-endian (EI_DATA = ELFDATA2MSB).
+_BIG_ENDIAN_ARCHES = frozenset({"s390x"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,8 +149,8 @@ class open_elf:  # used like a function, as a contextlib manager would be
 
 def _check_identity(path: Path, elf: Any, size: int) -> None:
     ident = elf.header["e_ident"]
-    if ident["EI_DATA"] != "ELFDATA2LSB":
-        raise ElfError(f"{path} is a big-endian ELF file; debforge supports little-endian Linux targets only")
+    if ident["EI_DATA"] not in ("ELFDATA2LSB", "ELFDATA2MSB"):
+        raise ElfError(f"{path} has an invalid ELF byte order ({ident['EI_DATA']})")
     if ident["EI_OSABI"] not in _LINUX_OSABIS:
         osabi = str(ident["EI_OSABI"]).removeprefix("ELFOSABI_")
         raise ElfError(f"{path} is an ELF file for {osabi}, not for Linux")
@@ -159,10 +162,13 @@ def _check_identity(path: Path, elf: Any, size: int) -> None:
         raise ElfError(f"{path} is a truncated ELF file ({size} bytes, its headers need {max(ends)})")
 
 
-def _deb_arch(path: Path, machine: str, elf_class: int, flags: int) -> str:
+def _deb_arch(path: Path, machine: str, elf_class: int, flags: int, *, big_endian: bool) -> str:
     arch = _DEB_ARCH.get((machine, elf_class))
-    if arch is None:
-        raise ElfError(f"{path} is a {elf_class}-bit {machine} ELF file, which debforge does not support")
+    if arch is None or (arch in _BIG_ENDIAN_ARCHES) != big_endian:
+        order = "big" if big_endian else "little"
+        raise ElfError(
+            f"{path} is a {elf_class}-bit {order}-endian {machine} ELF file, which debforge does not support"
+        )
     if arch == "armel" and flags & _EF_ARM_ABI_FLOAT_HARD:
         return "armhf"  # Debian's armhf is EABI5 with the VFP hard-float calling convention
     if arch == "riscv64" and flags & _EF_RISCV_FLOAT_ABI != _EF_RISCV_FLOAT_ABI_DOUBLE:
@@ -171,15 +177,15 @@ def _deb_arch(path: Path, machine: str, elf_class: int, flags: int) -> str:
 
 
 def _facts(path: Path, elf: Any) -> ElfInfo:
-    machine, elf_class = elf.header["e_machine"], elf.elfclass
+    machine, elf_class, big = elf.header["e_machine"], elf.elfclass, not elf.little_endian
     dyn = _dynamic_tags(elf)
     return ElfInfo(
         path=path,
         machine=machine,
-        deb_arch=_deb_arch(path, machine, elf_class, elf.header["e_flags"]),
+        deb_arch=_deb_arch(path, machine, elf_class, elf.header["e_flags"], big_endian=big),
         elf_class=elf_class,
-        endian="little",
-        abi=(elf_class, 1, machine),
+        endian="big" if big else "little",
+        abi=(elf_class, 2 if big else 1, machine),  # EI_DATA: ELFDATA2LSB = 1, ELFDATA2MSB = 2
         interpreter=read_interpreter(elf),
         needed=tuple(dyn.get("DT_NEEDED", ())),
         soname=next(iter(dyn.get("DT_SONAME", ())), None),
@@ -272,9 +278,10 @@ def _raw_symbols(elf: Any, dynsym: Any) -> Iterator[tuple[str, int, int]]:
                    elf.get_section(dynsym["sh_link"])["sh_size"])  # fmt: skip
     raw = _read(elf, dynsym["sh_offset"], dynsym["sh_size"])
     if elf.elfclass == 64:  # noqa: PLR2004 - ELFCLASS64's Elf64_Sym layout
-        fmt, name_i, info_i, shndx_i = "<IBBHQQ", 0, 1, 3
+        fmt, name_i, info_i, shndx_i = "IBBHQQ", 0, 1, 3
     else:
-        fmt, name_i, info_i, shndx_i = "<IIIBBH", 0, 3, 5
+        fmt, name_i, info_i, shndx_i = "IIIBBH", 0, 3, 5
+    fmt = byte_order(elf) + fmt
     for entry in struct.iter_unpack(fmt, raw[: len(raw) - len(raw) % struct.calcsize(fmt)]):
         start = entry[name_i]
         end = strtab.find(b"\0", start)
@@ -283,7 +290,12 @@ def _raw_symbols(elf: Any, dynsym: Any) -> Iterator[tuple[str, int, int]]:
 
 def _versym_indexes(elf: Any, versym: Any, count: int) -> tuple[int, ...]:
     raw = _read(elf, versym["sh_offset"], min(versym["sh_size"], 2 * count))
-    return tuple(v for (v,) in struct.iter_unpack("<H", raw[: len(raw) & ~1]))
+    return tuple(v for (v,) in struct.iter_unpack(byte_order(elf) + "H", raw[: len(raw) & ~1]))
+
+
+def byte_order(elf: Any) -> str:
+    """The struct module's byte-order prefix for the file's EI_DATA: `<` little, `>` big (s390x)."""
+    return "<" if elf.little_endian else ">"
 
 
 def _version_names(elf: Any) -> dict[int, str]:
@@ -316,7 +328,10 @@ def _copy_relocated(elf: Any) -> set[int]:
 
 
 # R_<arch>_COPY numbers from each psABI.
-_R_COPY = {"EM_AARCH64": 1024, "EM_X86_64": 5, "EM_386": 5, "EM_ARM": 20, "EM_RISCV": 4, "EM_PPC64": 19}
+_R_COPY = {
+    "EM_AARCH64": 1024, "EM_X86_64": 5, "EM_386": 5, "EM_ARM": 20, "EM_RISCV": 4, "EM_PPC64": 19,
+    "EM_S390": 9,
+}  # fmt: skip
 
 
 def _is_copy(machine: str, rtype: int) -> bool:

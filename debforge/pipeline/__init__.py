@@ -16,11 +16,20 @@ from pathlib import Path, PurePosixPath
 
 from debforge.builder import Artifacts, Toolchain, build
 from debforge.cache import atomic_output, atomic_write_bytes
-from debforge.deb import FileFromBytes, FileFromPath, Package, PackageSpec, TreeEntry, changelog_gz, write_deb
+from debforge.deb import (
+    FileFromBytes,
+    FileFromPath,
+    Package,
+    PackageSpec,
+    Symlink,
+    TreeEntry,
+    changelog_gz,
+    write_deb,
+)
 from debforge.dists import Target
 from debforge.errors import InstallCheckError, PackageError
-from debforge.pipeline.dbgsym import dbgsym_spec
-from debforge.pipeline.elfs import RuntimeDepends, repair_elfs, runtime_depends
+from debforge.pipeline.dbgsym import dbgsym_spec, separate_debug_entries
+from debforge.pipeline.elfs import RuntimeDepends, repair_elfs, runtime_depends, with_repaired_assets
 from debforge.pipeline.policy import (
     GENERATED_CHANGELOG_OVERRIDE,
     SourceDate,
@@ -35,7 +44,8 @@ from debforge.pipeline.policy import (
 )
 from debforge.pipeline.record import RECORD_FORMAT, BuildRecord, DbgsymRecord, build_record
 from debforge.pipeline.runtime import sysroot_for_files
-from debforge.recipe import AssetSource, BuiltSource, Recipe
+from debforge.pipeline.tree import fix_store_paths, tree_conffiles, tree_entries
+from debforge.recipe import AssetSource, BuiltSource, FileSource, InstallTree, LinkSource, Recipe
 from debforge.report import Reporter
 from debforge.session import Session
 from debforge.testinstall import check_install
@@ -92,10 +102,13 @@ def package(
     try:
         artifacts = build(session, recipe, target, toolchain=toolchain, emulate=emulate, out=work / "a")
         runtime = runtime_depends(session, recipe, target, artifacts)
-        depends = merge_depends(recipe.relations.depends, runtime.depends, extra=misc_depends(recipe))
+        recipe = with_repaired_assets(recipe, dict(runtime.repaired_assets))
+        store_depends = fix_store_paths(session, recipe, target, artifacts)
+        extra = (*misc_depends(recipe), *store_depends)
+        depends = merge_depends(recipe.relations.depends, runtime.depends, extra=extra)
         spec = package_spec(recipe, target, artifacts, depends=depends, date=date)
         deb = write_deb(spec, work, reporter=reporter, allow_zstd=target.zstd)
-        dbgsym = _write_dbgsym(spec, artifacts, work, target, reporter)
+        dbgsym = _write_dbgsym(spec, artifacts, work, target, reporter) if recipe.build.dbgsym else None
         if test:
             _check_install(session, recipe, deb, target)
         record = build_record(recipe, target, deb, artifacts, runtime.closure, date=date, dbgsym=dbgsym)
@@ -170,8 +183,11 @@ def package_spec(
     recipe: Recipe, target: Target, artifacts: Artifacts, *, depends: str, date: SourceDate
 ) -> PackageSpec:
     """The PackageSpec of a recipe: assets, doc files, conffiles, scripts and control fields."""
-    files: list[TreeEntry] = [*_asset_entries(recipe, artifacts), *_doc_entries(recipe, date)]
+    files: list[TreeEntry] = [*_asset_entries(recipe, artifacts, target), *_doc_entries(recipe, date)]
     files += _unit_entries(recipe)
+    files += tree_entries(recipe, artifacts)
+    if not recipe.build.dbgsym:  # cargo-deb's separate-debug-symbols: the .debug files ship in this package
+        files += separate_debug_entries(artifacts.debug)
     overrides = (*recipe.lintian_overrides, *(() if recipe.changelog else (GENERATED_CHANGELOG_OVERRIDE,)))
     if overrides:
         text = render_lintian_overrides(recipe.name, overrides)
@@ -185,8 +201,12 @@ def package_spec(
         recommends=", ".join(rel.recommends), suggests=", ".join(rel.suggests),
         enhances=", ".join(rel.enhances), conflicts=", ".join(rel.conflicts), breaks=", ".join(rel.breaks),
         replaces=", ".join(rel.replaces), provides=", ".join(rel.provides), files=tuple(files),
-        conffiles=tuple(str(path) for path in recipe.conffiles), scripts=render_maintainer_scripts(recipe),
-        source_date_epoch=date.epoch,
+        conffiles=(
+            *(str(path) for path in recipe.conffiles), *tree_conffiles(recipe, artifacts),
+            *_install_conffiles(recipe, artifacts),
+        ),
+        scripts=render_maintainer_scripts(recipe),
+        source_date_epoch=date.epoch, multi_arch=recipe.multi_arch, compression=recipe.compression or "xz",
     )  # fmt: skip
 
 
@@ -195,20 +215,60 @@ def _description(recipe: Recipe) -> str:
     return f"{recipe.description}\n{extended}" if extended else recipe.description
 
 
-def _asset_entries(recipe: Recipe, artifacts: Artifacts) -> list[FileFromPath]:
-    entries = []
+def _asset_entries(recipe: Recipe, artifacts: Artifacts, target: Target) -> list[TreeEntry]:
+    entries: list[TreeEntry] = []
     for asset in recipe.assets:
+        dest = multiarch_dest(asset.dest, target.multiarch) if recipe.multi_arch else asset.dest
+        if isinstance(asset.source, InstallTree):  # a C/C++ build's staging tree, at its own paths
+            entries += _install_entries(artifacts)
+            continue
+        if isinstance(asset.source, LinkSource):  # kept as a link (preserve-symlinks); it may dangle
+            entries.append(Symlink(dest=dest, target=asset.source.target))
+            continue
         source = _asset_file(asset.source, artifacts)
         if not source.is_file():
             raise PackageError(f"the asset {asset.source} for {asset.dest} does not exist")
-        entries.append(FileFromPath(dest=asset.dest, source=source, mode=asset.mode))
+        entries.append(FileFromPath(dest=dest, source=source, mode=asset.mode))
     return entries
+
+
+def _install_conffiles(recipe: Recipe, artifacts: Artifacts) -> list[str]:
+    """`$install`: every staged file under /etc is a conffile, as dh_installdeb marks them (Policy 10.7.2)."""
+    if not any(isinstance(asset.source, InstallTree) for asset in recipe.assets):
+        return []
+    listed = {str(path) for path in recipe.conffiles}
+    staged = (f"/{a.name}" for a in artifacts.files if a.name.startswith("etc/"))
+    return [path for path in staged if path not in listed]
+
+
+def _install_entries(artifacts: Artifacts) -> list[TreeEntry]:
+    """`$install`: each staged file and symlink of a C/C++ build at its own install path."""
+    files: list[TreeEntry] = [
+        FileFromPath(dest=PurePosixPath("/", a.name), source=a.source) for a in artifacts.files
+    ]
+    return files + [Symlink(dest=PurePosixPath("/", dest), target=target) for dest, target in artifacts.links]
+
+
+def multiarch_dest(dest: PurePosixPath, triplet: str) -> PurePosixPath:
+    """cargo-deb --multiarch: a file under usr/lib moves to usr/lib/<triplet>/ (Policy 9.1.1, multiarch).
+
+    >>> multiarch_dest(PurePosixPath("/usr/lib/libfoo.so"), "aarch64-linux-gnu")
+    PurePosixPath('/usr/lib/aarch64-linux-gnu/libfoo.so')
+    >>> multiarch_dest(PurePosixPath("/usr/lib/aarch64-linux-gnu/libfoo.so"), "aarch64-linux-gnu")
+    PurePosixPath('/usr/lib/aarch64-linux-gnu/libfoo.so')
+    """
+    lib = PurePosixPath("/usr/lib")
+    if not dest.is_relative_to(lib) or dest.is_relative_to(lib / triplet):
+        return dest
+    return lib / triplet / dest.relative_to(lib)
 
 
 def _asset_file(source: AssetSource, artifacts: Artifacts) -> Path:
     if isinstance(source, BuiltSource):
         return artifacts.get(source.name).source
-    return source.path
+    if isinstance(source, FileSource):
+        return source.path
+    raise PackageError(f"the asset {source} is not a single file")
 
 
 def _doc_entries(recipe: Recipe, date: SourceDate) -> list[FileFromBytes]:

@@ -27,8 +27,8 @@ def debug_path(build_id_hex: str) -> PurePosixPath:
     return BUILD_ID_DIR / build_id_hex[:2] / f"{build_id_hex[2:]}.debug"
 
 
-def dbgsym_spec(main: PackageSpec, debug: Sequence[Artifact]) -> PackageSpec:
-    """The -dbgsym PackageSpec of `main`: its debug files by build-id, tied to its exact version."""
+def _by_build_id(debug: Sequence[Artifact]) -> tuple[list[str], list[FileFromPath]]:
+    """The build-ids and the `.build-id/<xx>/<rest>.debug` entries of detached debug files."""
     ids: list[str] = []
     files: list[FileFromPath] = []
     for artifact in debug:
@@ -39,6 +39,17 @@ def dbgsym_spec(main: PackageSpec, debug: Sequence[Artifact]) -> PackageSpec:
             continue  # two artifacts from one link: the same debug file, listed once (as dh_strip does)
         ids.append(found)
         files.append(FileFromPath(dest=debug_path(found), source=artifact.source, mode=0o644))
+    return ids, files
+
+
+def separate_debug_entries(debug: Sequence[Artifact]) -> list[FileFromPath]:
+    """cargo-deb's `separate-debug-symbols` without dbgsym: the debug files inside the main package."""
+    return _by_build_id(debug)[1]
+
+
+def dbgsym_spec(main: PackageSpec, debug: Sequence[Artifact]) -> PackageSpec:
+    """The -dbgsym PackageSpec of `main`: its debug files by build-id, tied to its exact version."""
+    ids, files = _by_build_id(debug)
     name = f"{main.name}-dbgsym"
     # dh_strip links the doc dir to the main package's; the exact-version Depends makes that valid
     # (Policy 12.5, lintian usr-share-doc-symlink-without-dependency).

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from debforge.errors import CommandError, PackageError, ToolMissingError
-from debforge.recipe import AUTO, BinaryBuild, LintianOverride, MaintainerScript, Recipe, SystemdUnits
+from debforge.recipe import (
+    AUTO,
+    BinaryBuild,
+    LintianOverride,
+    MaintainerScript,
+    Recipe,
+    SystemdUnits,
+    TreeBuild,
+)
 from debforge.run import run
 
 # lintian's package-contains-ancient-file fires for mtimes before 1975 (timestamps near 0 are a bug).
@@ -136,9 +144,17 @@ def _project_files(recipe: Recipe) -> list[Path]:
     """The project's regular files; for `--binary FILE` the file alone (its directory may be /usr/bin)."""
     if isinstance(recipe.build, BinaryBuild) and recipe.recipe_file == recipe.build.binary:
         return [recipe.build.binary]
+    if isinstance(recipe.build, TreeBuild):  # a tarball's or a file's neighbours are not inputs
+        return [p for i in recipe.build.inputs for p in ([i] if i.is_file() else _files_under(i))]
     # A recipe kept outside the project (`[build] source = "../x"`) is an input all the same.
     found = [] if recipe.recipe_file.is_relative_to(recipe.source_dir) else [recipe.recipe_file]
-    for dirpath, dirnames, filenames in os.walk(recipe.source_dir):
+    return found + _files_under(recipe.source_dir)
+
+
+def _files_under(root: Path) -> list[Path]:
+    """The regular files under `root`, without VCS and build output directories."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _NOT_SOURCE_DIRS)
         for name in filenames:
             path = Path(dirpath) / name

@@ -5,6 +5,7 @@ One frozen value, made once the debs are written; the JSON text is derived from 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -98,12 +99,20 @@ def build_record(
     return BuildRecord(
         package=recipe.name, version=recipe.deb_version, architecture=target.arch, deb=deb.path.name,
         sha256=deb.sha256, size=deb.size, installed_size=deb.installed_size, depends=deb.spec.depends,
-        recipe_file=recipe.recipe_file.name, recipe_sha256=file_sha256(recipe.recipe_file), dist=target.dist,
-        mirror=target.mirror, source_date_epoch=date.epoch, source_date_origin=date.origin,
+        recipe_file=recipe.recipe_file.name, recipe_sha256=_recipe_sha256(recipe, artifacts),
+        dist=target.dist, mirror=target.mirror, source_date_epoch=date.epoch, source_date_origin=date.origin,
         sysroot=tuple(f"{p.name}={p.version}" for p in closure.packages), toolchain=artifacts.toolchain,
         artifacts=tuple((a.name, a.sha256) for a in artifacts.files),
         dbgsym=_dbgsym_record(dbgsym) if dbgsym is not None else None,
     )  # fmt: skip
+
+
+def _recipe_sha256(recipe: Recipe, artifacts: Artifacts) -> str:
+    """The recipe file's SHA256; for a prebuilt tree's directory, that of its files' `sha256sum` list."""
+    if recipe.recipe_file.is_file():
+        return file_sha256(recipe.recipe_file)
+    listing = "".join(f"{a.sha256}  {a.name}\n" for a in artifacts.files)
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _dbgsym_record(deb: Package) -> DbgsymRecord:

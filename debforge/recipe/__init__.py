@@ -79,22 +79,30 @@ from debforge.errors import RecipeError
 from debforge.recipe.cargodeb import load_cargo_deb
 from debforge.recipe.debian import AUTO, mangle_cargo_version
 from debforge.recipe.model import (
+    C_KINDS,
+    INSTALL,
     Asset,
     AssetSource,
     BinaryBuild,
     BuildSpec,
     BuiltSource,
     CargoBuild,
+    CBuild,
+    CKind,
     FileSource,
+    InstallTree,
+    LinkSource,
     LintianOverride,
     MaintainerScript,
     Recipe,
     RelationFields,
     SmokeSpec,
     SystemdUnits,
+    TreeBuild,
     UnitFile,
 )
 from debforge.recipe.native import load_native
+from debforge.recipe.overrides import BuildOverrides, Overrides, apply_overrides
 from debforge.recipe.prebuilt import binary_recipe
 from debforge.recipe.tomlfile import display
 from debforge.report import Reporter
@@ -103,28 +111,49 @@ RECIPE_FILE = "debforge.toml"
 
 __all__ = [
     "AUTO",
+    "C_KINDS",
+    "INSTALL",
     "Asset",
     "AssetSource",
     "BinaryBuild",
+    "BuildOverrides",
     "BuildSpec",
     "BuiltSource",
+    "CBuild",
+    "CKind",
     "CargoBuild",
     "FileSource",
+    "InstallTree",
+    "LinkSource",
     "LintianOverride",
     "MaintainerScript",
+    "Overrides",
     "Recipe",
     "RelationFields",
     "SmokeSpec",
     "SystemdUnits",
+    "TreeBuild",
     "UnitFile",
+    "apply_overrides",
     "binary_recipe",
     "load_recipe",
     "mangle_cargo_version",
 ]
 
 
-def load_recipe(path: Path, *, arch: str, reporter: Reporter, variant: str | None = None) -> Recipe:
-    """Parse and validate the recipe of a project dir or `recipes/<name>/` dir for Debian arch `arch`."""
+def load_recipe(
+    path: Path,
+    *,
+    arch: str,
+    reporter: Reporter,
+    variant: str | None = None,
+    package: str | None = None,
+    overrides: Overrides | None = None,
+) -> Recipe:
+    """Parse and validate the recipe of a project dir or `recipes/<name>/` dir for Debian arch `arch`.
+
+    `package` picks a Cargo workspace member (cargo-deb's `-p`); `overrides` are cargo-deb's flags.
+    """
     path = path.absolute()  # later stages bind-mount and cache by these paths
     if path.is_file() and path.name in (RECIPE_FILE, "Cargo.toml"):
         path = path.parent
@@ -132,13 +161,17 @@ def load_recipe(path: Path, *, arch: str, reporter: Reporter, variant: str | Non
         raise RecipeError(f"{display(path)} is not a directory")
     native, cargo = path / RECIPE_FILE, path / "Cargo.toml"
     if native.is_file():
-        if variant is not None:
-            raise RecipeError(f"variant '{variant}' was asked for, but {display(native)} has no variants")
+        if variant is not None or package is not None:
+            asked = f"variant '{variant}'" if variant is not None else f"package '{package}' (-p)"
+            raise RecipeError(f"{asked} was asked for, but {display(native)} describes one package")
         if cargo.is_file() and _has_deb_metadata(cargo):
             reporter.info(f"{display(native)} is used; [package.metadata.deb] of {display(cargo)} is ignored")
-        return load_native(native, arch=arch, reporter=reporter)
+        recipe = load_native(native, arch=arch, reporter=reporter)
+        return apply_overrides(recipe, overrides, reporter) if overrides else recipe
     if cargo.is_file():
-        return load_cargo_deb(cargo, arch=arch, reporter=reporter, variant=variant)
+        return load_cargo_deb(
+            cargo, arch=arch, reporter=reporter, variant=variant, package=package, overrides=overrides
+        )
     raise RecipeError(
         f"{display(path)} has neither {RECIPE_FILE} nor Cargo.toml",
         hint=f"write a {RECIPE_FILE} (see README) or run debforge in a Cargo project",

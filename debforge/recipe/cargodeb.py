@@ -6,14 +6,18 @@ cargo-deb still packages. debforge's own additions live in `[package.metadata.de
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
+from debforge.errors import RecipeError
 from debforge.recipe import fields, parts
-from debforge.recipe.debian import AUTO, debian_package_name, mangle_cargo_version
+from debforge.recipe.debian import AUTO, debian_package_name, mangle_cargo_version, suggest
 from debforge.recipe.manifest import CargoManifest, read_cargo_manifest
-from debforge.recipe.model import CargoBuild, CratesSource, Recipe
-from debforge.recipe.tomlfile import Table
+from debforge.recipe.model import Asset, BuiltSource, CargoBuild, CratesSource, Recipe
+from debforge.recipe.overrides import Overrides, apply_overrides
+from debforge.recipe.tomlfile import Table, display
+from debforge.recipe.workspace import Member, Workspace, select_manifest, workspace_of
 from debforge.report import Reporter
 
 # Every key of cargo-deb's CargoDeb struct (src/parse/manifest.rs, v3.7.0), kebab-case.
@@ -48,8 +52,22 @@ DEBFORGE_KEYS = ("build-depends", "crates", "test", "lintian-overrides")
 _CRATES: tuple[CratesSource, ...] = ("registry", "debian", "vendored")
 
 
-def load_cargo_deb(path: Path, *, arch: str, reporter: Reporter, variant: str | None = None) -> Recipe:
-    """Read a Cargo project the way cargo-deb does (optionally one of its variants)."""
+def load_cargo_deb(
+    path: Path,
+    *,
+    arch: str,
+    reporter: Reporter,
+    variant: str | None = None,
+    package: str | None = None,
+    overrides: Overrides | None = None,
+) -> Recipe:
+    """Read a Cargo project the way cargo-deb does (optionally one member, one variant, CLI overrides).
+
+    `path` may be a workspace root: the member is chosen as cargo-deb chooses it (workspace.py).
+    """
+    overrides = overrides or Overrides()
+    path = select_manifest(path, package)
+    workspace = workspace_of(path)
     cargo = read_cargo_manifest(path, reporter)
     deb = _deb_table(cargo, reporter, variant)
     extra = Table(
@@ -72,25 +90,28 @@ def load_cargo_deb(path: Path, *, arch: str, reporter: Reporter, variant: str | 
     license_file, skip = parts.license_file(deb, "license-file", base)
     build = _build(deb, extra, cargo, arch)
     ctx = parts.AssetContext(
-        source_dir=base, deb_name=name, bins=build.binaries, cdylibs=build.cdylibs, readme=cargo.readme
+        source_dir=base,
+        deb_name=name,
+        bins=build.binaries,
+        cdylibs=build.cdylibs,
+        readme=cargo.readme,
+        preserve_symlinks=deb.boolean("preserve-symlinks", False),
     )
     all_assets = parts.assets(deb, "assets", deb.raw("assets") or [AUTO], ctx)
-    parts.check_built(deb, "assets", all_assets, build)
+    build = _only_named_targets(deb, build, all_assets, cargo, workspace)
     scripts_dir = parts.directory(deb, "maintainer-scripts", deb.string("maintainer-scripts"), base)
     copyright_ = deb.string("copyright") or ", ".join(cargo.authors) or None
     if copyright_ is None:
         reporter.warning(
             f"{deb.where()} has no copyright and [package] no authors; the copyright file will lack holders"
         )
-    return Recipe(
+    recipe = Recipe(
         recipe_file=path,
-        source_dir=base,
+        source_dir=workspace.root,  # cargo builds from the workspace root (Cargo.lock, path deps)
         name=name,
         version=upstream,
         revision=revision,
-        maintainer=fields.maintainer(
-            deb, "maintainer", deb.required("maintainer", cargo.authors[0] if cargo.authors else None)
-        ),
+        maintainer=overrides.maintainer or _maintainer(deb, cargo),
         description=synopsis,
         extended_description=extended,
         section=fields.section(deb, "section", deb.string("section")),
@@ -113,6 +134,55 @@ def load_cargo_deb(path: Path, *, arch: str, reporter: Reporter, variant: str | 
         lintian_overrides=parts.parse_lintian_overrides(extra, "lintian-overrides"),
         preserve_symlinks=deb.boolean("preserve-symlinks", False),
         variant=variant,
+    )
+    return apply_overrides(recipe, overrides, reporter)
+
+
+def _maintainer(deb: Table, cargo: CargoManifest) -> str:
+    """cargo-deb's maintainer: the metadata's, else the first author, verbatim (a warning without email)."""
+    value = deb.string("maintainer")
+    if value is not None:
+        return fields.maintainer(deb, "maintainer", value)
+    if cargo.authors:
+        where = f"'authors' in [package] of {display(cargo.path)}"
+        return fields.lenient_maintainer(cargo.authors[0], where, deb.reporter)
+    raise RecipeError(
+        f"{deb.where()} has no maintainer and [package] of {display(cargo.path)} no authors",
+        hint="set maintainer = 'Full Name <email>' there, or pass --maintainer",
+    )
+
+
+def _only_named_targets(
+    deb: Table, build: CargoBuild, all_assets: tuple[Asset, ...], cargo: CargoManifest, workspace: Workspace
+) -> CargoBuild:
+    """Build only the binaries the assets name (cargo `--bin`), in whichever member builds each."""
+    own = Member(manifest=cargo.path, name=cargo.name, bins=cargo.bins, cdylibs=cargo.cdylibs)
+    bins: list[str] = []
+    cdylibs: list[str] = []
+    packages: list[str] = []
+    extra: list[str] = []
+    for asset in all_assets:
+        if not isinstance(asset.source, BuiltSource):
+            continue
+        name = asset.source.name
+        owner = own if name in own.artifacts() else workspace.owner(name)
+        if owner is None:  # cargo-deb copies what a build script wrote there
+            known = list(dict.fromkeys(a for m in (own, *workspace.members) for a in m.artifacts()))
+            deb.reporter.info(
+                f"{deb.ref('assets')}: 'target/release/{name}' is no bin or cdylib target "
+                f"({', '.join(known) or 'none'}){suggest(name, known)}; a build script must write it"
+            )
+            extra.append(name)
+            continue
+        lib = next((lib for lib in owner.cdylibs if f"lib{lib}.so" == name), None)
+        (cdylibs if lib else bins).append(lib or name)
+        packages.append(owner.name)
+    return dataclasses.replace(
+        build,
+        binaries=tuple(dict.fromkeys(bins)),
+        cdylibs=tuple(dict.fromkeys(cdylibs)),
+        packages=tuple(dict.fromkeys(packages)) if len(workspace.members) > 1 else (),
+        extra_files=tuple(dict.fromkeys(extra)),
     )
 
 

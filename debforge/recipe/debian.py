@@ -20,6 +20,8 @@ _SECTION_WORDS = (
 SECTIONS = frozenset(_SECTION_WORDS.split())
 # Policy 2.4: main is the default area and is never written as a prefix.
 AREAS = ("contrib", "non-free", "non-free-firmware")
+# deb-control(5): Section is one word; Policy 2.4 lists Debian's, but dpkg and cargo-deb take any.
+_SECTION_WORD = re.compile(r"[!-~]+")
 # Policy 2.5: "extra" is deprecated (since Policy 4.0.1) in favour of "optional".
 PRIORITIES = ("required", "important", "standard", "optional")
 
@@ -128,6 +130,15 @@ def check_version(version: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def check_section_syntax(section: str) -> str | None:
+    """Why `section` cannot be a Section field at all, or None: dpkg reads any one word there.
+
+    >>> check_section_syntax("utility") is None, check_section_syntax("my utils")
+    (True, 'is not one word of printable ASCII (deb-control(5))')
+    """
+    return None if _SECTION_WORD.fullmatch(section) else "is not one word of printable ASCII (deb-control(5))"
 
 
 def check_section(section: str) -> str | None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 
+from debforge.errors import RecipeError
 from debforge.recipe.debian import (
     PRIORITIES,
     check_package_name,
     check_section,
+    check_section_syntax,
     check_version,
     full_version,
     suggest,
 )
 from debforge.recipe.tomlfile import Table
+from debforge.report import Reporter
 
 # Policy 5.6.2: "Full Name <email@address>".
 _CONTACT = re.compile(r"[^<>,\n]*[^<>,\s][^<>,\n]* <[^<>@\s]+@[^<>\s]+>")
@@ -46,12 +49,17 @@ def revision(table: Table, key: str) -> str:
 
 
 def section(table: Table, key: str, value: str | None) -> str | None:
-    """A Debian section (with an optional archive area), or None."""
+    """A Debian section (with an optional archive area), or None; cargo-deb metadata (a lenient table)
+    may name any one word, written verbatim as cargo-deb writes it, with a warning."""
     if value is None:
         return None
-    reason = check_section(value)
-    if reason:
+    reason = check_section_syntax(value) or check_section(value)
+    if reason and (table.strict or check_section_syntax(value)):
         raise table.error(key, f"'{value}' {reason}")
+    if reason:
+        table.reporter.warning(
+            f"{table.ref(key)}: '{value}' is written as it is, as cargo-deb does, though it {reason}"
+        )
     return value
 
 
@@ -70,10 +78,25 @@ def priority(table: Table, key: str, value: str | None) -> str:
 
 
 def maintainer(table: Table, key: str, value: str) -> str:
-    """A `Full Name <email>` contact (Policy 5.6.2)."""
+    """A `Full Name <email>` contact (Policy 5.6.2); cargo-deb metadata (a lenient table) only warns."""
+    if not table.strict:
+        return lenient_maintainer(value, table.ref(key), table.reporter)
     if not _CONTACT.fullmatch(value.strip()):
         raise table.error(key, f"'{value}' is not of the form 'Full Name <email@example.org>'")
     return value.strip()
+
+
+def lenient_maintainer(value: str, where: str, reporter: Reporter) -> str:
+    """The maintainer verbatim, as cargo-deb writes it, with a warning when it is not `Name <email>`."""
+    text = value.strip()
+    if not text:
+        raise RecipeError(f"{where} is empty; a package needs a maintainer")
+    if not _CONTACT.fullmatch(text):
+        reporter.warning(
+            f"{where}: maintainer '{text}' is not of the form 'Full Name <email@example.org>' "
+            "(Policy 5.6.2); it is written as it is"
+        )
+    return text
 
 
 def description(table: Table, key: str, text: str, extended: str | None) -> tuple[str, str | None]:

@@ -55,7 +55,7 @@ def read_cargo_manifest(path: Path, reporter: Reporter) -> CargoManifest:
         )
     values = {key: _inherited(package, key, path) for key in _INHERITABLE if package.has(key)}
     metadata = package.table("metadata")
-    bins, cdylibs = _targets(data, path, package.required("name"))
+    bins, cdylibs = targets(data, path, package.required("name"))
     return CargoManifest(
         path=path,
         name=package.required("name"),
@@ -139,7 +139,7 @@ def _readme(values: dict[str, tuple[object, Path]], path: Path) -> Path | None:
     return _path(values, "readme", path)
 
 
-def _targets(data: Mapping[str, object], path: Path, package: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def targets(data: Mapping[str, object], path: Path, package: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Bin target names (explicit [[bin]] plus Cargo's auto-discovered ones) and cdylib names."""
     explicit = data.get("bin", [])
     explicit = explicit if isinstance(explicit, list) else []

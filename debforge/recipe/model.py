@@ -9,6 +9,10 @@ from typing import ClassVar, Literal
 from debforge.recipe.debian import AUTO, full_version
 
 CratesSource = Literal["debian", "vendored", "registry"]
+MultiArch = Literal["same", "foreign"]
+Compression = Literal["xz", "zstd", "gzip"]  # what the deb writer can write
+DebugCompression = Literal["zlib", "zstd"]  # objcopy --compress-debug-sections=<this>
+CargoColor = Literal["auto", "always", "never"]  # cargo --color
 # Maintainer scripts dpkg runs or reads (Policy 6, debconf): the only names taken from the dir.
 SCRIPT_NAMES = ("preinst", "postinst", "prerm", "postrm", "config", "templates")
 
@@ -38,7 +42,28 @@ class FileSource:
         return str(self.path)
 
 
-AssetSource = BuiltSource | FileSource  # where an asset's bytes come from
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstallTree:
+    """`$install`: every file a C/C++ build's install step put into its staging tree, at its own path."""
+
+    def __str__(self) -> str:
+        return INSTALL
+
+
+INSTALL = "$install"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkSource:
+    """An asset that is a symbolic link (cargo-deb's `preserve-symlinks`); it may dangle."""
+
+    target: str  # already in Policy 10.5 form: relative within a top-level dir, else absolute
+
+    def __str__(self) -> str:
+        return f"<link:{self.target}>"
+
+
+AssetSource = BuiltSource | FileSource | InstallTree | LinkSource  # where an asset's bytes come from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +115,21 @@ class CargoBuild:
     dbgsym: bool = False
     separate_debug_symbols: bool = False
     compress_debug_symbols: bool | None = None  # None: cargo-deb's automatic choice
+    debug_compression: DebugCompression | None = None  # --compress-debug-symbols=ALGO; None: cargo-deb's
+    color: CargoColor = "never"  # cargo's --color, as cargo-deb passes its own to cargo
+    packages: tuple[str, ...] = ()  # cargo -p: the workspace members whose targets are built
+    all_features: bool = False
+    cargo_flags: tuple[str, ...] = ()  # --locked, --frozen, --offline as given on the command line
+    strip: bool = True
+    profile_env: tuple[tuple[str, str], ...] = ()  # CARGO_PROFILE_<P>_DEBUG/LTO from --override-*
+    no_build: bool = False  # cargo-deb --no-build: package what the last build of this project left
+    extra_files: tuple[str, ...] = ()  # target/release/<name> assets no target builds: build-script output
+    static: bool = False  # `[build] static` / --static: +crt-static against the target's glibc and .a files
+
+    @property
+    def split_debug(self) -> bool:
+        """Whether debug symbols are split off (for a -dbgsym package or a file in this one)."""
+        return self.strip and (self.dbgsym or self.separate_debug_symbols)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +144,11 @@ class BinaryBuild:
     compress_debug_symbols: bool | None = None
 
     @property
+    def split_debug(self) -> bool:
+        """A prebuilt file is packaged as it is: nothing is split off."""
+        return False
+
+    @property
     def binaries(self) -> tuple[str, ...]:
         """The one artifact: the prebuilt file's name."""
         return (self.binary.name,)
@@ -114,7 +159,81 @@ class BinaryBuild:
         return ()
 
 
-BuildSpec = CargoBuild | BinaryBuild  # how to produce the built assets, one type per build kind
+CKind = Literal["autotools", "cmake", "meson", "make", "script"]
+C_KINDS: tuple[CKind, ...] = ("autotools", "cmake", "meson", "make", "script")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CBuild:
+    """`kind = "autotools" | "cmake" | "meson" | "make" | "script"`: a C/C++ project, cross-built and
+    installed into a staging tree (`$DESTDIR` in any argument expands to it)."""
+
+    kind: CKind
+    source: Path  # the project directory
+    subdir: PurePosixPath | None = None  # where the build system's files are, e.g. build/cmake
+    build_depends: tuple[str, ...] = ()
+    configure_args: tuple[str, ...] = ()  # configure options, or CMake/Meson -D definitions
+    make_args: tuple[str, ...] = ()  # make command-line variables, as debhelper passes them
+    install_args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    script: tuple[str, ...] = ()  # kind script: shell commands run with the cross environment
+    keep_dev_files: bool = False  # keep headers, .a, .la, .pc and unversioned .so links
+    dbgsym: bool = False
+    separate_debug_symbols: bool = False
+    compress_debug_symbols: bool | None = None
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        """Named artifacts: none; what gets installed is packaged through `$install`."""
+        return ()
+
+    @property
+    def cdylibs(self) -> tuple[str, ...]:
+        """Never Cargo cdylib targets."""
+        return ()
+
+
+# Where each top-level directory of a prebuilt tree (an install prefix, e.g. a Nix result/) goes:
+# FHS 3.0 §4 for /usr, §3.7 for /etc. lib/ is not listed: its shared libraries are split by what
+# provides them (debforge/builder/tree.py), and include/ and nix-support/ are not runtime files.
+DEFAULT_TREE_LAYOUT: tuple[tuple[str, PurePosixPath], ...] = (
+    ("bin", PurePosixPath("/usr/bin")),
+    ("sbin", PurePosixPath("/usr/sbin")),
+    ("libexec", PurePosixPath("/usr/libexec")),
+    ("share", PurePosixPath("/usr/share")),
+    ("etc", PurePosixPath("/etc")),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreeBuild:
+    """`kind = "tree"`: package a prebuilt install tree (a Nix `result/`), laid out in the FHS.
+
+    `inputs` are directories (an install prefix), tarballs of one, or loose files (which go to
+    /usr/bin); `layout` maps a top-level directory of the tree to its FHS directory.
+    """
+
+    kind: ClassVar[Literal["tree"]] = "tree"
+    inputs: tuple[Path, ...]
+    layout: tuple[tuple[str, PurePosixPath], ...] = DEFAULT_TREE_LAYOUT
+    build_depends: tuple[str, ...] = ()
+    dbgsym: bool = False  # a prebuilt tree brings no separate debug info
+    separate_debug_symbols: bool = False
+    compress_debug_symbols: bool | None = None
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        """The tree's files are found when it is staged, not named up front."""
+        return ()
+
+    @property
+    def cdylibs(self) -> tuple[str, ...]:
+        """A prebuilt tree is never a Cargo cdylib target."""
+        return ()
+
+
+# how to produce the built assets, one type per build kind
+BuildSpec = CargoBuild | BinaryBuild | CBuild | TreeBuild
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,8 +324,11 @@ class Recipe:
     lintian_overrides: tuple[LintianOverride, ...] = ()
     preserve_symlinks: bool = False
     variant: str | None = None
+    multi_arch: MultiArch | None = None  # cargo-deb --multiarch: usr/lib → usr/lib/<triplet>, Multi-Arch
+    version_override: str | None = None  # cargo-deb --deb-version: the whole Version, as given
+    compression: Compression | None = None  # None: xz, dpkg-deb's default
 
     @property
     def deb_version(self) -> str:
-        """The full `Version:` value: upstream plus `-revision` when there is one."""
-        return full_version(self.version, self.revision)
+        """The full `Version:` value: upstream plus `-revision` when there is one, or --deb-version."""
+        return self.version_override or full_version(self.version, self.revision)

@@ -8,9 +8,21 @@ from typing import TypeVar
 
 from debforge.errors import RecipeError
 from debforge.recipe import fields, parts
+from debforge.recipe.cbuild import C_KEYS, c_build, c_kind
 from debforge.recipe.debian import AUTO, debian_package_name, mangle_cargo_version
 from debforge.recipe.manifest import CargoManifest, read_cargo_manifest
-from debforge.recipe.model import Asset, BinaryBuild, BuildSpec, CargoBuild, CratesSource, Recipe
+from debforge.recipe.model import (
+    C_KINDS,
+    INSTALL,
+    Asset,
+    BinaryBuild,
+    BuildSpec,
+    CargoBuild,
+    CBuild,
+    CratesSource,
+    Recipe,
+)
+from debforge.recipe.prebuilt import tree_build
 from debforge.recipe.tomlfile import Table, display, read_toml
 from debforge.report import Reporter
 
@@ -46,9 +58,13 @@ BUILD_KEYS = (
     "profile",
     "binaries",
     "binary",
+    "tree",  # kind tree
+    "layout",
+    "static",
     "dbgsym",
     "separate-debug-symbols",
     "compress-debug-symbols",
+    *C_KEYS,
 )
 CRATES: tuple[CratesSource, ...] = ("registry", "debian", "vendored")
 FROM_CARGO = "from-cargo"
@@ -82,7 +98,7 @@ def load_native(path: Path, *, arch: str, reporter: Reporter) -> Recipe:
         cdylibs=build.cdylibs,
         readme=cargo.readme if cargo else None,
     )
-    all_assets = _assets(root, ctx)
+    all_assets = _assets(root, ctx, default=INSTALL if isinstance(build, CBuild) else AUTO)
     parts.check_built(root, "assets", all_assets, build)
     scripts_t = _section(root, "scripts", ("dir", "triggers-file"))
     scripts_dir = parts.directory(scripts_t, "dir", scripts_t.string("dir"), path.parent)
@@ -160,8 +176,16 @@ def _extended(pkg: Table, base: Path) -> str | None:
 def _build(table: Table, cargo: CargoManifest | None, source_dir: Path, arch: str) -> BuildSpec:
     """The [build] table, with defaults from Cargo.toml."""
     kind = table.required("kind", "cargo" if cargo else None)
+    if table.has("static") and kind != "cargo":
+        raise table.error("static", f"a static build is made for kind 'cargo' only, not '{kind}'")
+    ckind = c_kind(kind)
+    if ckind is not None:
+        return c_build(table, ckind, source_dir, arch)
+    if kind == "tree":
+        return tree_build(table, table.file.parent)
     if kind not in ("cargo", "binary"):
-        raise table.error("kind", f"'{kind}' is not a build kind (cargo or binary)")
+        kinds = ", ".join(("cargo", "binary", "tree", *C_KINDS))
+        raise table.error("kind", f"'{kind}' is not a build kind (one of {kinds})")
     crates = _crates(table)
     if kind == "binary":
         binary = parts.existing_file(table, "binary", table.required("binary"), table.file.parent)
@@ -184,6 +208,7 @@ def _build(table: Table, cargo: CargoManifest | None, source_dir: Path, arch: st
         binaries=binaries,
         cdylibs=cargo.cdylibs,
         manifest=cargo.path,
+        static=table.boolean("static", False),
     )
     return _debug_options(table, spec, arch)
 
@@ -209,7 +234,7 @@ def _debug_options(table: Table, spec: _Build, arch: str) -> _Build:
     )
 
 
-def _assets(root: Table, ctx: parts.AssetContext) -> tuple[Asset, ...]:
-    """`assets = [...]` or `[[assets]]`; absent means `["$auto"]`, as in cargo-deb."""
+def _assets(root: Table, ctx: parts.AssetContext, *, default: str) -> tuple[Asset, ...]:
+    """`assets = [...]` or `[[assets]]`; absent: `["$auto"]` as in cargo-deb (C kinds: `["$install"]`)."""
     entries = root.raw("assets")
-    return parts.assets(root, "assets", [AUTO] if entries is None else entries, ctx)
+    return parts.assets(root, "assets", [default] if entries is None else entries, ctx)

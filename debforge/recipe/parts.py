@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from debforge.errors import RecipeError
 from debforge.recipe.debian import AUTO, parse_relation_group, split_relation_field, suggest
 from debforge.recipe.model import (
+    INSTALL,
     SCRIPT_NAMES,
     Asset,
     BuildSpec,
     BuiltSource,
     FileSource,
+    InstallTree,
+    LinkSource,
     LintianOverride,
     MaintainerScript,
     RelationFields,
@@ -71,6 +76,7 @@ class AssetContext:
     bins: tuple[str, ...]
     cdylibs: tuple[str, ...] = ()
     readme: Path | None = None
+    preserve_symlinks: bool = False  # cargo-deb: keep a symlink source as a link instead of copying
 
 
 def auto_assets(ctx: AssetContext) -> list[Asset]:
@@ -105,6 +111,8 @@ def _entry_assets(table: Table, key: str, entry: object, ctx: AssetContext) -> l
     """The assets of one entry: `"$auto"`, `[src, dest, mode?]` or `{source, dest, mode?}`."""
     if entry == AUTO:
         return auto_assets(ctx)
+    if entry == INSTALL:  # a C/C++ build's staging tree, file by file at its own path
+        return [Asset(source=InstallTree(), dest=PurePosixPath("/"))]
     if isinstance(entry, list) and 2 <= len(entry) <= 3 and all(isinstance(v, str | int) for v in entry):  # noqa: PLR2004  # [src, dest] or [src, dest, mode]
         source, dest, mode = (*entry, None) if len(entry) == 2 else entry  # noqa: PLR2004  # same forms
     elif isinstance(entry, dict) and {"source", "dest"} <= entry.keys():
@@ -112,6 +120,10 @@ def _entry_assets(table: Table, key: str, entry: object, ctx: AssetContext) -> l
         if unknown:
             raise table.error(key, f"unknown asset key '{sorted(unknown)[0]}' (source, dest, mode)")
         source, dest, mode = entry["source"], entry["dest"], entry.get("mode")
+        preserve = entry.get("preserve-symlinks", ctx.preserve_symlinks)
+        if not isinstance(preserve, bool):
+            raise table.error(key, f"preserve-symlinks of {entry!r} must be true or false")
+        ctx = dataclasses.replace(ctx, preserve_symlinks=preserve)
     else:
         raise table.error(
             key, f"{entry!r} is not an asset: use [source, dest, mode] or {{source, dest, mode}}"
@@ -152,6 +164,8 @@ def _expand(
         return [Asset(source=built, dest=_dest(table, key, dest, name), mode=mode)]
     if not _GLOB_CHARS & set(source):
         path = ctx.source_dir / source
+        if ctx.preserve_symlinks and path.is_symlink():
+            return [_link(_dest(table, key, dest, path.name), path)]
         if not path.is_file():
             where = display(ctx.source_dir)
             raise RecipeError(
@@ -160,20 +174,48 @@ def _expand(
         return [Asset(source=FileSource(path=path), dest=_dest(table, key, dest, path.name), mode=mode)]
     if Path(source).is_absolute():
         raise table.error(key, f"the glob '{source}' must be relative to the project")
-    files = sorted(p.relative_to(ctx.source_dir) for p in ctx.source_dir.glob(source) if p.is_file())
+    matches = ctx.source_dir.glob(source)
+    files = sorted(p.relative_to(ctx.source_dir) for p in matches if _globbed(p, ctx.preserve_symlinks))
     if not files:
         where = display(ctx.source_dir)
         raise RecipeError(f"asset source '{source}' of {table.ref(key)} matches no file (looked in {where})")
-    if not dest.endswith("/") and len(files) > 1:
-        raise table.error(key, f"'{source}' matches {len(files)} files, so dest '{dest}' must end with '/'")
     base = Path(*itertools.takewhile(lambda part: not _GLOB_CHARS & set(part), Path(source).parts))
+    into = dest if dest.endswith("/") else f"{dest}/"  # cargo-deb: a glob's dest is always a directory
     out = []
     for rel in files:
         # cargo-deb keeps the path below the glob's fixed prefix, so `doc/**/*.md` keeps subdirs.
         below = rel.relative_to(base) if rel.is_relative_to(base) else Path(rel.name)
-        target = _dest(table, key, dest, below.as_posix())
-        out.append(Asset(source=FileSource(path=ctx.source_dir / rel), dest=target, mode=mode))
+        target = _dest(table, key, into, below.as_posix())
+        path = ctx.source_dir / rel
+        if ctx.preserve_symlinks and path.is_symlink():
+            out.append(_link(target, path))
+        else:
+            out.append(Asset(source=FileSource(path=path), dest=target, mode=mode))
     return out
+
+
+def _globbed(path: Path, preserve_symlinks: bool) -> bool:
+    """A glob match that is an asset: a file, or with preserve-symlinks any symlink (even dangling)."""
+    return path.is_file() or (preserve_symlinks and path.is_symlink())
+
+
+def _link(dest: PurePosixPath, path: Path) -> Asset:
+    """A symlink asset, its target in Debian's form."""
+    return Asset(source=LinkSource(target=link_target(dest, str(path.readlink()))), dest=dest)
+
+
+def link_target(dest: PurePosixPath, target: str) -> str:
+    """Policy 10.5: a link within one top-level directory is relative, across top-level dirs absolute.
+
+    >>> link_target(PurePosixPath("/usr/bin/foo"), "/usr/lib/foo/foo")
+    '../lib/foo/foo'
+    >>> link_target(PurePosixPath("/usr/bin/foo"), "../../etc/foo.conf")
+    '/etc/foo.conf'
+    """
+    absolute = posixpath.normpath(posixpath.join(str(dest.parent), target))
+    if PurePosixPath(absolute).parts[1:2] == dest.parts[1:2]:
+        return posixpath.relpath(absolute, str(dest.parent))
+    return absolute
 
 
 def _built_name(table: Table, key: str, source: str) -> str:

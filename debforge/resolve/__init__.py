@@ -17,6 +17,7 @@ from debforge.archive.index import PackageIndex, PackageRecord
 from debforge.errors import ResolveError, UnsatisfiableError
 from debforge.resolve.explain import check_broken
 from debforge.resolve.marker import Marker
+from debforge.resolve.release import set_candidate_release
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,8 +61,9 @@ def resolve_closure(index: PackageIndex, wanted: Sequence[str], *, with_essentia
     """
     marker = Marker(index)
     requests = [*(_essential_set(index) if with_essential else ()), *wanted]
-    keys = list(dict.fromkeys(_parse_request(marker, text) for text in requests))
-    _install_requested(marker, keys)
+    parsed = [(_parse_request(marker, text), text.partition("=")[0].partition("/")[2]) for text in requests]
+    keys = list(dict.fromkeys(key for key, _ in parsed))
+    _install_requested(marker, keys, [(key, release) for key, release in parsed if release])
     packages = tuple(sorted(marker.marked.values(), key=lambda r: (r.name, r.arch)))
     return Closure(dist=index.dist, arch=index.arch, roots=tuple(wanted), packages=packages)
 
@@ -76,11 +78,18 @@ def _essential_set(index: PackageIndex) -> list[str]:
     return sorted(found)
 
 
-def _install_requested(marker: Marker, keys: list[str]) -> None:
-    """apt-get install: mark every request (protected), then auto-install them in package-ID order."""
+def _install_requested(marker: Marker, keys: list[str], releases: list[tuple[str, str]]) -> None:
+    """apt-get install: mark every request (protected), switch `name/release` dependencies to that
+    release (TryToInstall::propergateReleaseCandiateSwitching), then auto-install the requests in
+    package-ID order."""
     for key in keys:
         marker.protected.add(key)  # pkgProblemResolver::Protect → MarkProtected
         marker.mark_install(key, auto=False, depth=0, from_user=True)
+    changed: list[str] = []
+    for key, release in releases:
+        rec = marker.base_cand(key)
+        if rec is not None:
+            set_candidate_release(marker, rec, _suite_name(marker.index.dist, release), changed)
     # TryToInstall::doAutoInstall walks an APT::PackageSet, which is ordered by package ID.
     ids = marker.index.name_ids
     for key in sorted(keys, key=lambda k: ids.get(k.partition(":")[0], 1 << 30)):
@@ -90,9 +99,11 @@ def _install_requested(marker: Marker, keys: list[str]) -> None:
 
 
 def _parse_request(marker: Marker, text: str) -> str:
-    """`name`, `name=version` or `name:arch` → the key to mark; apt's command-line rules (rule 9)."""
+    """`name`, `name=version`, `name/suite` or `name:arch` → the key to mark; apt's command-line rules
+    (rule 9)."""
     index = marker.index
     name, _, version = text.partition("=")
+    name, _, release = name.partition("/")
     name, _, arch = name.partition(":")
     key = name if arch in ("", "native", "any", index.arch, "all") else f"{name}:{arch}"
     if not marker.records(key):
@@ -103,7 +114,27 @@ def _parse_request(marker: Marker, text: str) -> str:
             have = ", ".join(r.version for r in marker.records(key))
             raise ResolveError(f"version {version!r} of {name} is not available (available: {have})")
         marker.base[key] = chosen[0]  # SetCandidateVersion: the whole run sees this version
+    elif release:
+        marker.base[key] = _from_release(marker, key, release, text)
     return key
+
+
+def _suite_name(dist: str, release: str) -> str:
+    # `backports` is debforge's short name for the dist's own `<dist>-backports`.
+    return f"{dist}-backports" if release == "backports" else release
+
+
+def _from_release(marker: Marker, key: str, release: str, text: str) -> PackageRecord:
+    # apt's `pkg/release` picks the newest version of that suite, whatever its pin.
+    suite = _suite_name(marker.index.dist, release)
+    chosen = [r for r in marker.records(key) if r.suite == suite]
+    if not chosen:
+        have = ", ".join(sorted({r.suite for r in marker.records(key)}))
+        raise ResolveError(
+            f"release {suite!r} has no {text.partition('/')[0]} (it is in: {have})",
+            hint="add the suite with --backports" if suite.endswith("-backports") else None,
+        )
+    return chosen[0]
 
 
 def _virtual_request(marker: Marker, name: str, text: str) -> str:

@@ -25,12 +25,15 @@ fn pkg_config_program() -> String {
 }
 
 fn main() {
-    for key in ["PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR"] {
+    for key in ["PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR", "PKG_CONFIG_ALL_STATIC"] {
         println!("cargo:rerun-if-env-changed={key}");
     }
+    // A static build (+crt-static) links libssl.a and libcrypto.a: with --static, pkg-config adds
+    // their Libs.private, as the pkg-config crate does when PKG_CONFIG_ALL_STATIC is set.
+    let all_static = env::var("PKG_CONFIG_ALL_STATIC").map_or(false, |v| !v.is_empty() && v != "0");
     let program = pkg_config_program();
     let output = Command::new(&program)
-        .args(["--libs", "openssl"])
+        .args(if all_static { &["--libs", "--static", "openssl"][..] } else { &["--libs", "openssl"][..] })
         .output()
         .unwrap_or_else(|err| panic!("cannot run {program}: {err} (install pkg-config)"));
     if !output.status.success() {
@@ -44,7 +47,9 @@ fn main() {
         if let Some(dir) = flag.strip_prefix("-L") {
             println!("cargo:rustc-link-search=native={dir}");
         } else if let Some(lib) = flag.strip_prefix("-l") {
-            println!("cargo:rustc-link-lib=dylib={lib}");
+            // dylib next to +crt-static would make rustc pass -Bdynamic: libssl.so, and a loader.
+            let kind = if all_static { "static" } else { "dylib" };
+            println!("cargo:rustc-link-lib={kind}={lib}");
         }
     }
 }

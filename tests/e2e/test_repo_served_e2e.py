@@ -130,7 +130,7 @@ def _run(top: Path, cache: Cache, home: Path, fpr: str, tmp_path: Path) -> None:
     # Static: no Depends, so apt can simulate the install from this repository alone.
     subprocess.run([require_tool("gcc"), "-static", "-O2", "-o", binary, source], check=True)
     out, site = top / "out", top / "site"
-    _debforge("package", "--binary", str(binary), "--name", NAME, "--version", "1.0",
+    _debforge("package", "--binary", str(binary), "--name", NAME, "--deb-version", "1.0",
               "--maintainer", "Jane Doe <jane@example.org>", "--dist", "bookworm", "--arch", "amd64",
               "--out", str(out), cache=cache)  # fmt: skip
     _publish(site, out, home, fpr, cache)

@@ -102,3 +102,60 @@ def test_several_requests_and_an_older_version_agree_with_apt(
         if problem := _disagreement(" ".join(wanted), apt, ours):
             problems.append(problem)
     assert not problems, "\n".join(problems)
+
+
+# --backports: the suite is pinned 100 by its Release (NotAutomatic + ButAutomaticUpgrades), so a plain
+# request keeps the release's version and only `name/<dist>-backports` or `name=version` takes it.
+BACKPORTS_PLAIN = ("curl", "git", "nginx", "python3", "systemd", "openssh-server", "golang-go", "cargo")
+
+
+@pytest.fixture(scope="session")
+def backports_oracles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, AptOracle]:
+    """One isolated apt tree per dist with <dist>-backports added, `apt-get update`d once."""
+    require_tool("apt-get")
+    oracles = {}
+    for dist in ("bookworm", "trixie"):
+        root = Path(tmp_path_factory.mktemp(f"apt-{dist}-backports"))
+        oracles[dist] = make_oracle(root, dist, "arm64", backports=True)
+        oracles[dist].update()
+    return oracles
+
+
+def _backported(index: object, dist: str, count: int) -> list[str]:
+    """`count` names spread evenly over those with an arm64/all version in <dist>-backports."""
+    suite = f"{dist}-backports"
+    names = sorted(
+        n
+        for n in index.names()  # type: ignore[attr-defined]  # a PackageIndex
+        if any(r.suite == suite for r in index.versions(n))  # type: ignore[attr-defined]
+    )
+    assert len(names) > count, f"{suite} lists only {len(names)} packages"
+    return names[:: len(names) // count][:count]
+
+
+@pytest.mark.parametrize("dist", ["bookworm", "trixie"])
+def test_backports_agree_with_apt(
+    dist: str, backports_oracles: dict[str, AptOracle], e2e_session: Session
+) -> None:
+    index = fetch_index(e2e_session, make_target(dist, "arm64", backports=True))
+    oracle = backports_oracles[dist]
+    chosen = _backported(index, dist, 20)
+    newest = index.versions(chosen[0])[-1]  # name=version picks one version whatever its pin
+    requests = [
+        *BACKPORTS_PLAIN,  # plain: apt keeps the release's versions (priority 500 beats 100)
+        *chosen,  # plain requests of backported names: the release's version when it has one
+        *(f"{name}/{dist}-backports" for name in chosen),
+        f"{chosen[0]}={newest.version}",
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(oracle.simulate, requests))
+    problems = [
+        p for n, a in zip(requests, answers, strict=True) if (p := _disagreement(n, a, _ours(index, n)))
+    ]
+    assert not problems, f"{len(requests) - len(problems)}/{len(requests)} agree on {dist}:\n" + "\n".join(
+        problems
+    )
+    from_backports = [a for r, a in zip(requests, answers, strict=True) if r.endswith("-backports")]
+    assert sum(a.ok for a in from_backports) >= len(chosen) // 2  # the suite really gets used
+    # debforge's `name/backports` is short for `name/<dist>-backports`.
+    assert _ours(index, f"{chosen[1]}/backports") == _ours(index, f"{chosen[1]}/{dist}-backports")

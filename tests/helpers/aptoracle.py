@@ -38,6 +38,7 @@ class AptOracle:
     root: Path
     dist: str
     arch: str
+    backports: bool = False  # add <dist>-backports last (its Release pins it at 100, as in debforge)
 
     @property
     def config(self) -> Path:
@@ -100,6 +101,7 @@ class AptOracle:
             f"deb [signed-by={key}] {MIRROR} {d} main\n"
             f"deb [signed-by={key}] {MIRROR} {d}-updates main\n"
             f"deb [signed-by={key}] {SECURITY_MIRROR} {d}-security main\n"
+            + (f"deb [signed-by={key}] {MIRROR} {d}-backports main\n" if self.backports else "")
         )
         return self
 
@@ -120,9 +122,9 @@ class AptOracle:
         return AptAnswer(ok=done.returncode == 0, packages=found, output=text)
 
 
-def make_oracle(root: Path, dist: str, arch: str) -> AptOracle:
+def make_oracle(root: Path, dist: str, arch: str, *, backports: bool = False) -> AptOracle:
     """An isolated apt tree under `root` for dist/arch (call .update() once before simulating)."""
-    return AptOracle(root=root, dist=dist, arch=arch).write()
+    return AptOracle(root=root, dist=dist, arch=arch, backports=backports).write()
 
 
 # The fixed oracle sample (tests/e2e/test_resolve_oracle.py and bench/resolve.py): libraries, -dev
