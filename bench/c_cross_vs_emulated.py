@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from debforge.builder import build, c, rust
+from debforge.builder import build, c, toolchain
 from debforge.cache import Cache, atomic_write_bytes, default_cache_dir
 from debforge.dists import make_target
 from debforge.recipe import CBuild, load_recipe
@@ -64,8 +64,8 @@ def main() -> None:
         )
         assert isinstance(recipe.build, CBuild)
         start = time.monotonic()
-        rust.build_depends_sysroot(session, recipe, TARGET)
-        rust.builder_image(session, TARGET)
+        toolchain.build_depends_sysroot(session, recipe, TARGET)
+        toolchain.builder_image(session, TARGET)
         c._emulated_image(session, recipe.build, TARGET)
         print(f"prepare (sysroot, builder image, emulated image): {time.monotonic() - start:.1f} s")
         start = time.monotonic()

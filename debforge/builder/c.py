@@ -22,8 +22,8 @@ from debforge.archive import fetch_index
 from debforge.builder import crossfiles
 from debforge.builder.cargo import depends_requests
 from debforge.builder.crossfiles import CrossPaths
-from debforge.builder.rust import EMULATED_TIMEOUT, build_depends_sysroot, builder_image
 from debforge.builder.staging import collect_stage
+from debforge.builder.toolchain import EMULATED_TIMEOUT, build_depends_sysroot, builder_image
 from debforge.cache import atomic_write_bytes, key
 from debforge.dists import Target
 from debforge.errors import BuildError

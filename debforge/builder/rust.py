@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from debforge import container, rootfs
-from debforge.archive import PackageIndex, fetch_index
+from debforge import container
+from debforge.archive import fetch_index
 from debforge.builder.cargo import (
     DEBUG_DIR,
     IN_CONTAINER,
@@ -38,21 +38,27 @@ from debforge.builder.cargo import (
     static_rustflags,
     strip_lines,
 )
+from debforge.builder.toolchain import (
+    EMULATED_TIMEOUT,
+    HostRust,
+    build_depends_sysroot,
+    builder_image,
+    host_rust,
+    knows,
+    native_toolchain,
+    target_std,
+)
 from debforge.cache import Cache, atomic_write_bytes, key
 from debforge.dists import Target
-from debforge.errors import BuildError, ResolveError, ToolMissingError
+from debforge.errors import BuildError
 from debforge.recipe import CargoBuild, Recipe
 from debforge.report import Reporter
-from debforge.run import run, which
+from debforge.run import run
 from debforge.session import Session
 
 # Debian's librust-*-dev packages unpack each crate here, with a .cargo-checksum.json: a cargo
 # "directory source" (Debian Rust team policy; dh-cargo builds against it the same way).
 DEBIAN_REGISTRY = "usr/share/cargo/registry"
-# qemu-user (7.2 in bookworm) can deadlock a child that a multi-threaded cargo forks: the emulated
-# build then sleeps forever on a futex. Seen once in four emulated builds here; a bound turns the
-# hang into an error. The emulated multi-crate build takes about 13 minutes.
-EMULATED_TIMEOUT = 45 * 60
 _TIMED_OUT = 124  # coreutils timeout's exit status
 
 
@@ -159,9 +165,9 @@ def build_cargo(session: Session, recipe: Recipe, target: Target, *, toolchain: 
     if job.spec.no_build:
         return _last_build(job)
     if toolchain == "host" and not emulate:
-        host_rust = _host_rust(target)  # validate before any download
+        host = host_rust(target)  # validate before any download
         sysroot = build_depends_sysroot(session, recipe, target)
-        return _check_static(job, _build_on_host(job, sysroot, host_rust))
+        return _check_static(job, _build_on_host(job, sysroot, host))
     plan = _emulated_plan(job) if emulate else _cross_plan(job)
     return _check_static(job, _run_plan(job, plan))
 
@@ -315,47 +321,6 @@ def _write_cargo_config(work: WorkDirs, crates: str, paths: Paths, registry: str
         atomic_write_bytes(config, text.encode())
 
 
-def build_depends_sysroot(session: Session, recipe: Recipe, target: Target) -> Path:
-    """The recipe's build-depends (with libc6-dev and libgcc-s1) resolved for the target, unpacked.
-
-    Through `session`, so `--offline` holds here too: nothing is downloaded that is not cached.
-    """
-    requests = depends_requests(recipe.build.build_depends, _knows(fetch_index(session, target)))
-    try:
-        return rootfs.make_sysroot(session, target, requests).path
-    except ResolveError as exc:
-        raise BuildError(
-            f"the build-depends of {recipe.recipe_file} cannot be installed on "
-            f"{target.dist}/{target.arch}: {exc}",
-            hint=exc.hint or "check the package names with `debforge show NAME`",
-        ) from exc
-
-
-def _knows(index: PackageIndex) -> Callable[[str], bool]:
-    return lambda name: name in index.packages or bool(index.provided_by(name))
-
-
-def builder_image(session: Session, target: Target) -> container.Image:
-    """The Rust cross builder for `target` (images/builder: host arch, same dist, gcc-<triplet>)."""
-    with session.reporter.step(f"Builder image for {target.dist}/{target.arch}"):
-        return container.build_image(session, target, definition="builder")
-
-
-def target_std(session: Session, target: Target) -> Path:
-    """The target's Rust std alone (the -dev package, S8), pinned to the builder's exact rustc."""
-    with session.reporter.step(f"Rust std for {target.rust_triple}"):
-        return container.extract_rust_std(session, target)
-
-
-def _native_toolchain(target: Target) -> tuple[str, ...]:
-    """The builder's Rust packages (rustc-web, cargo-web on bookworm), for a native target image."""
-    builder = container.load_definition("builder", target)
-    rust_packages = tuple(p for p in builder.packages if p.startswith(("rustc", "cargo")))
-    if builder.extras.get("rustc") not in rust_packages:
-        raise BuildError(f"images/builder/image.toml names no Rust toolchain for {target.dist}")
-    return rust_packages
-
-
 def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
     if not container.local_engine():
         raise BuildError(
@@ -379,47 +344,7 @@ def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
 # --------------------------------------------------------------------------- --toolchain host
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _HostRust:
-    rustc: Path
-    cargo: Path
-    version: str
-
-
-def _host_rust(target: Target) -> _HostRust:
-    """The host's rustc and cargo, when its std for the target is installed; else the fix, named."""
-    rustc = which("rustc") or _in_cargo_home("rustc")
-    if rustc is None:
-        raise ToolMissingError("rustc", hint="use --toolchain container (the default), or install rustc")
-    version = run([rustc, "-V"]).text.split()[1]
-    sysroot = Path(run([rustc, "--print", "sysroot"]).text.strip())
-    triple = target.rust_triple
-    if not (sysroot / "lib" / "rustlib" / triple / "lib").is_dir():
-        fix = (
-            f"rustup target add {triple}"
-            if which("rustup") or _in_cargo_home("rustup")
-            else f"dpkg --add-architecture {target.arch} && apt install libstd-rust-dev:{target.arch}"
-        )
-        raise BuildError(
-            f"the host's rustc {'.'.join(version.split('.')[:2])} has no std for {triple}; "
-            f"use --toolchain container (default), or install it with `{fix}`"
-        )
-    cargo = sysroot / "bin" / "cargo"
-    found = str(cargo) if cargo.is_file() else which("cargo") or _in_cargo_home("cargo")
-    if found is None:
-        raise ToolMissingError("cargo", hint="use --toolchain container (the default), or install cargo")
-    if which(f"{target.gnu_triplet}-gcc") is None:
-        raise ToolMissingError(f"{target.gnu_triplet}-gcc", hint=f"apt install gcc-{target.gnu_triplet}")
-    return _HostRust(rustc=Path(rustc), cargo=Path(found), version=version)
-
-
-def _in_cargo_home(tool: str) -> str | None:
-    """rustup installs into ~/.cargo/bin, which is often not on PATH for services and CI."""
-    path = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo") / "bin" / tool
-    return str(path) if path.is_file() else None
-
-
-def _build_on_host(job: _Job, sysroot: Path, host: _HostRust) -> Built:
+def _build_on_host(job: _Job, sysroot: Path, host: HostRust) -> Built:
     recipe, target, work = job.recipe, job.target, job.work
     paths = Paths(
         src=str(recipe.source_dir), sysroot=str(sysroot), std="", cargo_home=str(work.cargo_home),
@@ -465,8 +390,8 @@ def _emulated_plan(job: _Job) -> ContainerPlan:
     """A native build in a target-arch container under QEMU: slow, for build scripts that cannot cross."""
     recipe, target, paths = job.recipe, job.target, IN_CONTAINER
     index = fetch_index(job.session, target)
-    requests = depends_requests(recipe.build.build_depends, _knows(index))
-    packages = (*_native_toolchain(target), "gcc", "libc6-dev", "pkg-config", *requests)
+    requests = depends_requests(recipe.build.build_depends, knows(index))
+    packages = (*native_toolchain(target), "gcc", "libc6-dev", "pkg-config", *requests)
     with job.reporter.step(f"Emulated builder image for {target.dist}/{target.arch}"):
         image = container.build_image(job.session, target, packages=packages)
     _write_cargo_config(job.work, job.spec.crates, paths, f"/{DEBIAN_REGISTRY}")

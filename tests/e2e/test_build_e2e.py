@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from debforge.builder import Artifacts, build, cargo, rust
+from debforge.builder import Artifacts, build, cargo, rust, toolchain
 from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.elf import read_elf
@@ -81,7 +81,7 @@ def test_hello_ssl_cross_builds_and_runs(hello: Artifacts, session: Session, cac
     check_target_elf(artifact.source, cache)
     assert {"libssl.so.3", "libcrypto.so.3"} & set(read_elf(artifact.source).needed)
     assert dict(hello.toolchain)["rustc"].startswith("rustc 1.")
-    sysroot = rust.build_depends_sysroot(session, recipe("hello-ssl"), ARM64)
+    sysroot = toolchain.build_depends_sysroot(session, recipe("hello-ssl"), ARM64)
     assert run_arm64(artifact.source, [], sysroot).startswith("OpenSSL 3.0.")
 
 
@@ -91,7 +91,7 @@ def test_multi_crate_cross_builds_from_debian_crates_and_runs(
     artifact = logtally.get("logtally")
     check_target_elf(artifact.source, cache)
     multi = recipe("multi-crate")
-    sysroot = rust.build_depends_sysroot(session, multi, ARM64)
+    sysroot = toolchain.build_depends_sysroot(session, multi, ARM64)
     assert run_arm64(artifact.source, ["a=1 b=2", "a=3"], sysroot) == LOGTALLY_OUT
     # The crates are Debian's (librust-clap-dev 4.0.32 in the sysroot), used as a directory source.
     assert (sysroot / rust.DEBIAN_REGISTRY / "clap-4.0.32" / ".cargo-checksum.json").is_file()
@@ -152,5 +152,5 @@ def test_emulated_build_of_hello_ssl_runs(session: Session, cache: Cache, tmp_pa
     artifact = result.get("hello-ssl")
     check_target_elf(artifact.source, cache)
     assert dict(result.toolchain)["cc"].startswith("gcc ")  # the target's native gcc, not a cross one
-    sysroot = rust.build_depends_sysroot(session, recipe("hello-ssl"), ARM64)
+    sysroot = toolchain.build_depends_sysroot(session, recipe("hello-ssl"), ARM64)
     assert run_arm64(artifact.source, [], sysroot).startswith("OpenSSL 3.0.")

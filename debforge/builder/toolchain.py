@@ -1,0 +1,110 @@
+"""What every builder kind shares: the builder image, the target's Rust std, the build-depends sysroot,
+the host's own Rust toolchain, and the bound on emulated builds.
+
+Cargo (rust.py) and the C kinds (c.py) both build on these; neither imports the other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from debforge import container, rootfs
+from debforge.archive import PackageIndex, fetch_index
+from debforge.builder.cargo import depends_requests
+from debforge.dists import Target
+from debforge.errors import BuildError, ResolveError, ToolMissingError
+from debforge.recipe import Recipe
+from debforge.run import run, which
+from debforge.session import Session
+
+# qemu-user (7.2 in bookworm) can deadlock a child that a multi-threaded cargo forks: the emulated
+# build then sleeps forever on a futex. Seen once in four emulated builds here; a bound turns the
+# hang into an error. The emulated multi-crate build takes about 13 minutes.
+EMULATED_TIMEOUT = 45 * 60
+
+
+def build_depends_sysroot(session: Session, recipe: Recipe, target: Target) -> Path:
+    """The recipe's build-depends (with libc6-dev and libgcc-s1) resolved for the target, unpacked.
+
+    Through `session`, so `--offline` holds here too: nothing is downloaded that is not cached.
+    """
+    requests = depends_requests(recipe.build.build_depends, knows(fetch_index(session, target)))
+    try:
+        return rootfs.make_sysroot(session, target, requests).path
+    except ResolveError as exc:
+        raise BuildError(
+            f"the build-depends of {recipe.recipe_file} cannot be installed on "
+            f"{target.dist}/{target.arch}: {exc}",
+            hint=exc.hint or "check the package names with `debforge show NAME`",
+        ) from exc
+
+
+def knows(index: PackageIndex) -> Callable[[str], bool]:
+    return lambda name: name in index.packages or bool(index.provided_by(name))
+
+
+def builder_image(session: Session, target: Target) -> container.Image:
+    """The Rust cross builder for `target` (images/builder: host arch, same dist, gcc-<triplet>)."""
+    with session.reporter.step(f"Builder image for {target.dist}/{target.arch}"):
+        return container.build_image(session, target, definition="builder")
+
+
+def target_std(session: Session, target: Target) -> Path:
+    """The target's Rust std alone (the -dev package, S8), pinned to the builder's exact rustc."""
+    with session.reporter.step(f"Rust std for {target.rust_triple}"):
+        return container.extract_rust_std(session, target)
+
+
+def native_toolchain(target: Target) -> tuple[str, ...]:
+    """The builder's Rust packages (rustc-web, cargo-web on bookworm), for a native target image."""
+    builder = container.load_definition("builder", target)
+    rust_packages = tuple(p for p in builder.packages if p.startswith(("rustc", "cargo")))
+    if builder.extras.get("rustc") not in rust_packages:
+        raise BuildError(f"images/builder/image.toml names no Rust toolchain for {target.dist}")
+    return rust_packages
+
+
+# --------------------------------------------------------------------------- --toolchain host
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostRust:
+    rustc: Path
+    cargo: Path
+    version: str
+
+
+def host_rust(target: Target) -> HostRust:
+    """The host's rustc and cargo, when its std for the target is installed; else the fix, named."""
+    rustc = which("rustc") or _in_cargo_home("rustc")
+    if rustc is None:
+        raise ToolMissingError("rustc", hint="use --toolchain container (the default), or install rustc")
+    version = run([rustc, "-V"]).text.split()[1]
+    sysroot = Path(run([rustc, "--print", "sysroot"]).text.strip())
+    triple = target.rust_triple
+    if not (sysroot / "lib" / "rustlib" / triple / "lib").is_dir():
+        fix = (
+            f"rustup target add {triple}"
+            if which("rustup") or _in_cargo_home("rustup")
+            else f"dpkg --add-architecture {target.arch} && apt install libstd-rust-dev:{target.arch}"
+        )
+        raise BuildError(
+            f"the host's rustc {'.'.join(version.split('.')[:2])} has no std for {triple}; "
+            f"use --toolchain container (default), or install it with `{fix}`"
+        )
+    cargo = sysroot / "bin" / "cargo"
+    found = str(cargo) if cargo.is_file() else which("cargo") or _in_cargo_home("cargo")
+    if found is None:
+        raise ToolMissingError("cargo", hint="use --toolchain container (the default), or install cargo")
+    if which(f"{target.gnu_triplet}-gcc") is None:
+        raise ToolMissingError(f"{target.gnu_triplet}-gcc", hint=f"apt install gcc-{target.gnu_triplet}")
+    return HostRust(rustc=Path(rustc), cargo=Path(found), version=version)
+
+
+def _in_cargo_home(tool: str) -> str | None:
+    """rustup installs into ~/.cargo/bin, which is often not on PATH for services and CI."""
+    path = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo") / "bin" / tool
+    return str(path) if path.is_file() else None
