@@ -232,7 +232,12 @@ def _packages_blobs(
     cache = session.cache
     for rank, (suite, state) in enumerate(zip(target.suites, states, strict=True)):
         release = release_of(state, cache)
-        if rank and release.architectures and target.arch not in release.architectures:
+        if release.architectures and target.arch not in release.architectures:
+            if rank == 0:
+                arches = " ".join(release.architectures)
+                raise ArchiveError(
+                    f"{suite.name} on {suite.mirror} carries no {target.arch} (Architectures: {arches})"
+                )
             # apt: "Skipping acquire of configured file ... as repository ... doesn't support
             # architecture": a mirror may carry an update suite for fewer arches than the release.
             session.reporter.info(

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from debforge.cache import atomic_output
-from debforge.deb.check import check_spec
+from debforge.deb.check import DATA_MEMBERS, check_spec
 from debforge.deb.compress import Compression, gzip_bytes, open_compressor
 from debforge.deb.tarstream import TarWriter
 from debforge.deb.tree import Directory, FileFromBytes, FileFromPath, FileKind, Symlink, TreeEntry, kind_of
@@ -329,8 +329,8 @@ def _control_files(spec: PackageSpec, control: str, md5s: Mapping[str, str]) -> 
     if spec.conffiles:
         files["conffiles"] = ("".join(f"{path}\n" for path in spec.conffiles).encode(), 0o644)
     for name, body in spec.scripts.items():
-        # Policy 10.9 / dpkg: maintainer scripts must be executable; templates and triggers are data.
-        files[name] = (body, 0o644 if name in ("templates", "triggers") else 0o755)
+        # Policy 10.9 / dpkg: maintainer scripts must be executable; templates, triggers, shlibs are data.
+        files[name] = (body, 0o644 if name in DATA_MEMBERS else 0o755)
     return files
 
 

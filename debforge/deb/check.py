@@ -29,7 +29,9 @@ _RELATION = re.compile(
 SECTIONS = debian_rules.SECTIONS
 PRIORITIES = ("required", "important", "standard", "optional", "extra")
 MULTI_ARCH = ("same", "foreign", "allowed", "no")
-SCRIPTS = ("preinst", "postinst", "prerm", "postrm", "config", "templates", "triggers")
+# `shlibs` is data too: dh_makeshlibs writes it for a package shipping public shared libraries.
+SCRIPTS = ("preinst", "postinst", "prerm", "postrm", "config", "templates", "triggers", "shlibs")
+DATA_MEMBERS = ("templates", "triggers", "shlibs")  # control files that are not scripts
 _RELATION_FIELDS = (
     ("Pre-Depends", "pre_depends", True),
     ("Depends", "depends", True),
@@ -275,7 +277,7 @@ def _check_scripts(spec: PackageSpec) -> None:
                 f"{name!r} is not a maintainer script or control file dpkg knows ({', '.join(SCRIPTS)})"
             )
         # dpkg runs maintainer scripts with execve, so they need an interpreter line (Policy 10.4).
-        if name not in ("templates", "triggers") and not body.startswith(b"#!"):
+        if name not in DATA_MEMBERS and not body.startswith(b"#!"):
             raise PackageError(
                 f"maintainer script {name} must start with '#!' and an interpreter (Policy 10.4)"
             )

@@ -46,14 +46,17 @@ def find_in_sysroot(soname: str, sysroot: Path, dirs: Sequence[PurePosixPath]) -
     return None
 
 
-def check_symbol_versions(infos: Iterable[ElfInfo], sysroot: Path, target: Target) -> None:
+def check_symbol_versions(
+    infos: Iterable[ElfInfo], sysroot: Path, target: Target, *, provided: Iterable[str] = ()
+) -> None:
     """Refuse files needing a symbol version (GLIBC_, GLIBCXX_, OPENSSL_…) the target's libraries lack.
 
     The provided versions are read from `.gnu.version_d` of each library in the sysroot, never from
-    a table: the same check ld.so makes at start-up ("version `GLIBC_2.38' not found").
+    a table: the same check ld.so makes at start-up ("version `GLIBC_2.38' not found"). Libraries
+    the files ship themselves, by SONAME or by a name in `provided`, are not looked for.
     """
     infos = tuple(infos)
-    shipped = {i.soname for i in infos if i.soname}
+    shipped = {i.soname for i in infos if i.soname} | set(provided)
     defined: dict[Path, set[str]] = {}  # each library is read once, however many files need it
     for info in infos:
         for lib, wanted in sorted(info.versions.items()):

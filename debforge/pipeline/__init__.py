@@ -30,6 +30,7 @@ from debforge.dists import Target
 from debforge.errors import InstallCheckError, PackageError
 from debforge.pipeline.dbgsym import dbgsym_spec, separate_debug_entries
 from debforge.pipeline.elfs import RuntimeDepends, repair_elfs, runtime_depends, with_repaired_assets
+from debforge.pipeline.makeshlibs import makeshlibs, with_makeshlibs
 from debforge.pipeline.policy import (
     GENERATED_CHANGELOG_OVERRIDE,
     SourceDate,
@@ -107,6 +108,7 @@ def package(
         extra = (*misc_depends(recipe), *store_depends)
         depends = merge_depends(recipe.relations.depends, runtime.depends, extra=extra)
         spec = package_spec(recipe, target, artifacts, depends=depends, date=date)
+        spec = with_public_libraries(spec, runtime, target)
         deb = write_deb(spec, work, reporter=reporter, allow_zstd=target.zstd)
         dbgsym = _write_dbgsym(spec, artifacts, work, target, reporter) if recipe.build.dbgsym else None
         if test:
@@ -208,6 +210,15 @@ def package_spec(
         scripts=render_maintainer_scripts(recipe),
         source_date_epoch=date.epoch, multi_arch=recipe.multi_arch, compression=recipe.compression or "xz",
     )  # fmt: skip
+
+
+def with_public_libraries(spec: PackageSpec, runtime: RuntimeDepends, target: Target) -> PackageSpec:
+    """The spec with dh_makeshlibs' shlibs file and ldconfig trigger when it ships a public shared
+    library (debforge/pipeline/makeshlibs.py); each ELF file is found at its install path."""
+    dests = {entry.source: entry.dest for entry in spec.files if isinstance(entry, FileFromPath)}
+    files = {dests[info.path]: info for info in runtime.elfs if info.path in dests}
+    control = makeshlibs(spec.name, files, target.multiarch)
+    return dataclasses.replace(spec, scripts=with_makeshlibs(spec.scripts, control)) if control else spec
 
 
 def _description(recipe: Recipe) -> str:

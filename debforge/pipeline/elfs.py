@@ -11,7 +11,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -26,7 +26,7 @@ from debforge.recipe import Asset, FileSource, Recipe, TreeBuild
 from debforge.report import Reporter
 from debforge.resolve import Closure
 from debforge.session import Session
-from debforge.shlibdeps import build_depends_minimums, resolve_depends
+from debforge.shlibdeps import build_depends_minimums, package_libraries, resolve_depends
 
 _ELF_MAGIC = b"\x7fELF"
 
@@ -51,19 +51,33 @@ def runtime_depends(session: Session, recipe: Recipe, target: Target, artifacts:
     with reporter.step("Repairing ELF file assets"):
         assets = repair_file_assets(recipe, target, session.workspace())
     elfs = (*built, *(read_elf(copy) for _, copy in assets))
+    provided = own_libraries(artifacts, elfs)
     runtime = runtime_sysroot(
         session, elfs, target, build_root=artifacts.sysroot,
-        recipe_file=recipe.recipe_file if artifacts.sysroot is not None else None,
+        recipe_file=recipe.recipe_file if artifacts.sysroot is not None else None, provided=provided,
     )  # fmt: skip
     with reporter.step("Checking symbol versions against the target"):
-        _check_versions(elfs, runtime.sysroot.path, target, prebuilt=recipe.build.kind in ("binary", "tree"))
+        _check_versions(elfs, runtime.sysroot.path, target, provided=provided,
+                        prebuilt=recipe.build.kind in ("binary", "tree"))  # fmt: skip
     with reporter.step("Computing shared-library Depends"):
         # dpkg-shlibdeps raises a symbols file's minimum to the version the source's Build-Depends
         # asks of its Build-Depends-Package (get_min_version_from_deps).
         minimums = build_depends_minimums(recipe.build.build_depends)
-        shlibs = resolve_depends(elfs, runtime.sysroot.path, target=target, build_depends=minimums)
+        shlibs = resolve_depends(
+            elfs, runtime.sysroot.path, target=target, build_depends=minimums, provided=provided
+        )
     changed = tuple((old, new) for old, new in assets if old != new)
     return RuntimeDepends(elfs=elfs, closure=runtime.closure, depends=shlibs.depends, repaired_assets=changed)
+
+
+def own_libraries(artifacts: Artifacts, elfs: Sequence[ElfInfo]) -> frozenset[str]:
+    """The names the package ships its own libraries under (shlibdeps.package_libraries), with each
+    built file at its install path (a C/C++ or tree build names files by it) and the staging
+    tree's symlinks; a file asset counts by its file name."""
+    where = {a.source: PurePosixPath("/", a.name) for a in artifacts.files}
+    files = {where.get(info.path, PurePosixPath("/", info.path.name)): info for info in elfs}
+    links = {PurePosixPath("/", dest): target for dest, target in artifacts.links}
+    return package_libraries(files, links)
 
 
 def with_repaired_assets(recipe: Recipe, repaired: Mapping[Path, Path]) -> Recipe:
@@ -138,10 +152,12 @@ def repair_file_assets(recipe: Recipe, target: Target, workspace: Path) -> list[
     return pairs
 
 
-def _check_versions(elfs: tuple[ElfInfo, ...], sysroot: Path, target: Target, *, prebuilt: bool) -> None:
+def _check_versions(
+    elfs: tuple[ElfInfo, ...], sysroot: Path, target: Target, *, provided: frozenset[str], prebuilt: bool
+) -> None:
     """The symbol-version guard; for a prebuilt file the hint says how to rebuild it (Nix's way)."""
     try:
-        check_symbol_versions(elfs, sysroot, target)
+        check_symbol_versions(elfs, sysroot, target, provided=provided)
     except ElfError as exc:
         if not prebuilt:
             raise

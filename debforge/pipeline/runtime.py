@@ -8,7 +8,7 @@ Contents-<arch> (12 MB and one more thing the mirror must serve right).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,15 +45,17 @@ def runtime_sysroot(
     *,
     build_root: Path | None = None,
     recipe_file: Path | None = None,
+    provided: Iterable[str] = (),
 ) -> Runtime:
     """Resolve and unpack the packages behind the files' NEEDED sonames (Contents only when needed).
 
     `infos` are the files' facts, read once by the caller. `build_root` is the build-depends
     sysroot the files were linked against; `recipe_file` is where the error for an unreadable
-    Contents tells the user to add build-depends.
+    Contents tells the user to add build-depends. `provided` are the names the package ships its own
+    libraries under (shlibdeps.package_libraries): they are never looked for in the archive.
     """
     index = fetch_index(session, target)
-    needed = needed_sonames(infos)
+    needed = needed_sonames(infos, provided)
     found = sysroot_packages(infos, needed, build_root, target, index.candidate)
     missing = {soname: file for soname, file in needed.items() if soname not in found}
     if missing:
@@ -67,9 +69,10 @@ def runtime_sysroot(
     return Runtime(sysroot=build_sysroot(session, closure, target, read_only=True), closure=closure)
 
 
-def needed_sonames(infos: Sequence[ElfInfo]) -> dict[str, str]:
-    """NEEDED soname → the name of the first file needing it, without the sonames the files provide."""
-    own = {info.soname for info in infos if info.soname}
+def needed_sonames(infos: Sequence[ElfInfo], provided: Iterable[str] = ()) -> dict[str, str]:
+    """NEEDED soname → the name of the first file needing it, without the sonames the files provide
+    and the other names (`provided`) the package ships its libraries under."""
+    own = {info.soname for info in infos if info.soname} | set(provided)
     needed: dict[str, str] = {}
     for info in infos:
         for soname in info.needed:

@@ -7,6 +7,7 @@ and formatting).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,19 +62,51 @@ def resolve_depends(
     *,
     target: Target,
     build_depends: Mapping[str, str] | None = None,
+    provided: Iterable[str] = (),
 ) -> ShlibsDepends:
     """Map every NEEDED soname to its package and fold the symbol minimum versions into one Depends value.
 
     `infos` are the facts of the files the package ships (read once, after ELF repair); the caller
     runs check_symbol_versions on them first. `build_depends` (dev package → minimum version, see
     build_depends_minimums) plays the role of the source's Build-Depends for symbols files with a
-    `Build-Depends-Package` field.
+    `Build-Depends-Package` field. `provided` are the names the package ships its own libraries
+    under (package_libraries): NEEDED entries found there add no dependency.
     """
     state = _State(sysroot=sysroot, db=DpkgDatabase(sysroot), target=target)
-    shipped = {i.soname for i in infos if i.soname}
+    shipped = {i.soname for i in infos if i.soname} | set(provided)
     for info in infos:
         _scan_file(state, info, shipped, build_depends or {})
     return ShlibsDepends(depends=_format(state.deps), libraries=tuple(state.libraries))
+
+
+def package_libraries(
+    files: Mapping[PurePosixPath, ElfInfo], links: Mapping[PurePosixPath, str]
+) -> frozenset[str]:
+    """The names the package being built ships its own libraries under: each shipped ELF file's
+    SONAME and file name, and the name of every symlink that leads (within the package) to one.
+
+    dpkg-shlibdeps looks a NEEDED name up in the package build tree before the system, and a library
+    found there, which no installed package owns and which has no symbols or shlibs file yet, adds
+    no dependency (dpkg-shlibdeps.pl: "the lib and the binary are in the same package"). `files`
+    and `links` are keyed by install path, so `libfoo.so.1 -> libfoo.so.1.2.3` counts, and so
+    does a library without a SONAME, which its users NEED by file name.
+    """
+    names = {name for path, info in files.items() for name in (info.soname, path.name) if name}
+    for link in links:
+        if _follow(link, links) in files:
+            names.add(link.name)
+    return frozenset(names)
+
+
+def _follow(path: PurePosixPath, links: Mapping[PurePosixPath, str]) -> PurePosixPath:
+    """Where a chain of the package's own symlinks ends, relative targets read from the link's
+    directory (symlink(7)); at most 40 hops, the kernel's MAXSYMLINKS."""
+    for _ in range(40):
+        target = links.get(path)
+        if target is None:
+            break
+        path = PurePosixPath(os.path.normpath(path.parent / target))
+    return path
 
 
 def build_depends_minimums(groups: Iterable[str]) -> dict[str, str]:

@@ -161,6 +161,23 @@ def test_depends_names_the_packages_debian_depends_on(
     assert ours == debian
 
 
+def test_a_shipped_shared_library_serves_its_own_program(packaged: Packaged, tmp_path: Path) -> None:
+    """cmark ships libcmark.so.0.30.2 and its program NEEDS it: no self-Depends, no libcmark.so link,
+    and the shlibs file and ldconfig trigger dh_makeshlibs writes."""
+    if packaged.name != "cmark":
+        pytest.skip("only the cmark recipe ships a shared library")
+    require_tool("dpkg-deb")
+    run(["dpkg-deb", "-x", packaged.deb, tmp_path / "root"])
+    lib = tmp_path / "root/usr/lib/aarch64-linux-gnu"
+    assert sorted(p.name for p in lib.iterdir()) == ["libcmark.so.0.30.2"]  # no -lcmark link
+    assert read_elf(lib / "libcmark.so.0.30.2").soname == "libcmark.so.0.30.2"
+    assert "libcmark.so.0.30.2" in read_elf(tmp_path / "root/usr/bin/cmark").needed
+    assert "cmark" not in _package_names(_field(packaged.deb, "Depends"))
+    run(["dpkg-deb", "-e", packaged.deb, tmp_path / "control"])
+    assert (tmp_path / "control/shlibs").read_text() == "libcmark 0.30.2 cmark\n"
+    assert (tmp_path / "control/triggers").read_text() == "activate-noawait ldconfig\n"
+
+
 def test_an_install_outside_the_staging_tree_is_one_sentence(
     e2e_session: Session, bookworm_arm64: Target, tmp_path: Path
 ) -> None:

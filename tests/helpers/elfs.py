@@ -276,8 +276,11 @@ _ORACLE_CONTROL = (
 )
 
 
-def dpkg_shlibdeps(files: Iterable[tuple[Path, str]], sysroot: Path, workdir: Path) -> str:
-    """shlibs:Depends from the real dpkg-shlibdeps for `files` (source, install path) in one package.
+def dpkg_shlibdeps(
+    files: Iterable[tuple[Path, str]], sysroot: Path, workdir: Path, *, links: Iterable[tuple[str, str]] = ()
+) -> str:
+    """shlibs:Depends from the real dpkg-shlibdeps for `files` (source, install path) in one package;
+    `links` (install path, target) are laid out too, as symlinks the package ships (not analysed).
 
     The host's dpkg database is never touched: dpkg-shlibdeps reads the sysroot's through
     --admindir, and in a private mount namespace (unshare -m) the sysroot's multiarch library
@@ -293,6 +296,10 @@ def dpkg_shlibdeps(files: Iterable[tuple[Path, str]], sysroot: Path, workdir: Pa
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
         args.append(str(target.relative_to(workdir)))
+    for dest, link_target in links:
+        link = pkgdir / dest.lstrip("/")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(link_target)
     script = 'mount --bind "$1" /usr/lib/aarch64-linux-gnu && shift && exec "$@"'
     env = {**os.environ, "LC_ALL": "C", "DEB_HOST_ARCH": "arm64", "DEB_HOST_MULTIARCH": "aarch64-linux-gnu",
            "DEB_HOST_GNU_TYPE": "aarch64-linux-gnu"}  # fmt: skip
