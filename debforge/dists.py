@@ -125,6 +125,18 @@ _RUST_TRIPLE: dict[str, str] = {
 }
 # The cross C compiler's package: gcc-<GNU type>, with `_` turned into `-` (package names have none).
 _CROSS_GCC: dict[str, str] = {arch: "gcc-" + gnu.replace("_", "-") for arch, gnu in _GNU_TYPE.items()}
+# The multilib directories a merged-/usr system links into /usr besides bin, sbin and lib: /lib64 must
+# exist on amd64 for the loader path libc.so names (debootstrap's setup_merged_usr, per arch).
+_MERGED_LINKS: dict[str, tuple[str, ...]] = {
+    "amd64":   ("lib32", "lib64", "libx32"),
+    "arm64":   (),
+    "armel":   (),
+    "armhf":   (),
+    "i386":    ("lib64", "libx32"),
+    "ppc64el": ("lib64",),
+    "riscv64": (),
+    "s390x":   ("lib32",),
+}
 # PT_INTERP of the FHS loader (the path glibc's ABI fixes for the arch, not a multiarch path).
 _LD_SO: dict[str, str] = {
     "amd64":   "/lib64/ld-linux-x86-64.so.2",
@@ -194,6 +206,7 @@ ARCH_FACTS: Mapping[str, Mapping[str, object]] = {
     "multiarch": _MULTIARCH,
     "rust_triple": _RUST_TRIPLE,
     "cross_gcc": _CROSS_GCC,
+    "merged_links": _MERGED_LINKS,
     "ld_so": _LD_SO,
     "elf": _ELF,
     "qemu": _QEMU,
@@ -236,6 +249,7 @@ class Target:
     multiarch: str
     rust_triple: str
     cross_gcc: str  # the Debian package of the cross C compiler
+    merged_links: tuple[str, ...]  # /lib64-style links into /usr on merged-/usr systems of this arch
     ld_so: PurePosixPath
     elf_machine: str
     elf_class: int
@@ -350,6 +364,7 @@ def make_target(
         multiarch=_MULTIARCH[arch],
         rust_triple=_RUST_TRIPLE[arch],
         cross_gcc=_CROSS_GCC[arch],
+        merged_links=_MERGED_LINKS[arch],
         ld_so=PurePosixPath(_LD_SO[arch]),
         elf_machine=machine,
         elf_class=elf_class,

@@ -164,3 +164,15 @@ def test_rust_packages_agree_with_the_builder_image() -> None:
         entry = image["dist"][dist]
         assert (entry["rustc"], entry["std"]) == (rustc, std), dist
         assert {rustc, cargo} <= set(entry["packages"]), dist
+
+
+def test_merged_usr_links_follow_debootstrap_per_arch() -> None:
+    # debootstrap's setup_merged_usr: the loader of amd64 (/lib64/ld-linux-x86-64.so.2) needs /lib64.
+    assert make_target("trixie", "amd64").merged_links == ("lib32", "lib64", "libx32")
+    assert make_target("trixie", "ppc64el").merged_links == ("lib64",)
+    assert make_target("trixie", "arm64").merged_links == ()
+    for dist in supported_dists():
+        for arch in supported_arches(dist):
+            target = make_target(dist, arch)
+            top = target.ld_so.parts[1]
+            assert top == "lib" or top in target.merged_links, f"{arch}: {target.ld_so} needs /{top}"

@@ -481,3 +481,14 @@ def test_dpkg_reads_the_database_of_a_sysroot(tmp_path: Path) -> None:
     assert (root / "var/lib/dpkg/info/libfoo1:arm64.shlibs").read_text() == "libfoo 1 libfoo1 (>= 1.0)\n"
     assert str((root / "usr/lib/aarch64-linux-gnu/libfoo.so").readlink()) == "libfoo.so.1"
     assert (root / "usr/lib/aarch64-linux-gnu/libfoo.so").read_bytes() == b"\x7fELF-not-really"
+
+
+def test_merged_layout_makes_the_arch_links_up_front(tmp_path: Path) -> None:
+    # trixie's amd64 libc6 ships its loader only in /usr/lib64; libc.so names /lib64/ld-linux-x86-64.so.2.
+    from debforge.rootfs.extract import Tree, prepare_layout
+
+    root = tmp_path / "root"
+    root.mkdir()
+    prepare_layout(Tree(root=root, merged_usr=True, merged_links=("lib64",)))
+    assert (root / "lib64").is_symlink() and str((root / "lib64").readlink()) == "usr/lib64"
+    assert (root / "usr/lib64").is_dir() and (root / "bin").is_symlink() and not (root / "lib32").exists()

@@ -79,7 +79,12 @@ def build_sysroot(
     """The tree of `closure` (cached by its key); `read_only` returns the cache entry itself, else a clone."""
     debs = fetch_debs(session, closure.packages)
     cache = session.cache
-    tree_key = key({"format": ROOTFS_FORMAT, "kind": "sysroot", "closure": closure.key, "dist": target.dist})
+    # The arch's merged-/usr links are in the key only where there are some, so the trees of the
+    # other arches (made before they were) keep their keys.
+    links = {"merged_links": list(target.merged_links)} if target.merged_links else {}
+    tree_key = key(
+        {"format": ROOTFS_FORMAT, "kind": "sysroot", "closure": closure.key, "dist": target.dist, **links}
+    )
     with session.reporter.step(f"Unpacking {len(closure.packages)} packages"):
         path = cache.build_tree(
             tree_key, lambda work: fill_tree(work, closure.packages, debs, target, configured=True)
@@ -127,7 +132,7 @@ def fill_tree(
     configured: bool,
 ) -> None:
     """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap)."""
-    tree = Tree(root=root, merged_usr=target.merged_usr)
+    tree = Tree(root=root, merged_usr=target.merged_usr, merged_links=target.merged_links)
     prepare_layout(tree)
     done: list[tuple[PackageRecord, Unpacked]] = []
     for record in records:

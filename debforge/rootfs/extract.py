@@ -47,6 +47,7 @@ class Tree:
 
     root: Path
     merged_usr: bool
+    merged_links: tuple[str, ...] = ()  # the arch's /lib64-style links, made up front (Target.merged_links)
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
     absolute_links: dict[Path, str] = field(default_factory=dict)
     real_dirs: dict[tuple[str, ...], Path] = field(default_factory=dict)  # never invalidated: dirs stay dirs
@@ -156,7 +157,9 @@ def prepare_layout(tree: Tree) -> None:
     tree.root.chmod(0o755)
     if tree.merged_usr:
         # As debootstrap and usr-is-merged expect: /bin → usr/bin etc. before any package lands.
-        for top in _MERGED_ALWAYS:
+        # trixie's libc6 ships its loader in /usr/lib64 only; /lib64 comes from base-files, which a
+        # sysroot does not hold, so the arch's links are made here as debootstrap makes them.
+        for top in (*_MERGED_ALWAYS, *tree.merged_links):
             (tree.root / "usr" / top).mkdir(parents=True, exist_ok=True)
             (tree.root / top).symlink_to(f"usr/{top}")
         (tree.root / "usr").chmod(0o755)
