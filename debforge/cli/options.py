@@ -196,6 +196,11 @@ def styled(text: str, style: str) -> Text:
     return Text(text, style=style)
 
 
+def mark(*, ok: bool) -> Text:
+    """The ok/FAIL cell of a result table."""
+    return styled("ok", "green") if ok else styled("FAIL", "red")
+
+
 def print_json(doc: Any) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
