@@ -8,19 +8,17 @@ is an error that says why; one that only tunes how cargo-deb runs its compressor
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from debforge.cli.options import TargetOptions
+from debforge.cli.options import TargetOptions, bundle_options
 from debforge.errors import InstallCheckError, UsageError
 from debforge.recipe import BuildOverrides, Overrides
 from debforge.recipe.model import Compression, DebugCompression, MultiArch
@@ -224,26 +222,8 @@ def _cargo_args(args: Sequence[str]) -> tuple[str, ...]:
     return tuple(args)
 
 
-def with_cargo_deb(func: Callable[..., None]) -> Callable[..., None]:
-    """Add cargo-deb's flags to a command; the command receives them as `flags: CargoDebFlags`."""
-    own = [p for p in inspect.signature(func).parameters.values() if p.name != "flags"]
-    hints = get_type_hints(func, include_extras=True)
-    extra = [
-        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a) for n, a, d in _PARAMS
-    ]
-
-    @functools.wraps(func)
-    def command(*args: Any, **kwargs: Any) -> None:
-        values = {name: kwargs.pop(name) for name, _, _ in _PARAMS}
-        func(*args, flags=CargoDebFlags(**values), **kwargs)
-
-    own_hints = {p.name: hints[p.name] for p in own}
-    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by typer via inspect
-        [p.replace(annotation=own_hints[p.name]) for p in own] + extra
-    )
-    command.__annotations__ = {**own_hints, **{n: a for n, a, _ in _PARAMS}}
-    del command.__wrapped__  # typer must see the new signature, not the wrapped one
-    return command
+# Add cargo-deb's flags to a command; the command receives them as `flags: CargoDebFlags`.
+with_cargo_deb = bundle_options(_PARAMS, keyword="flags", make=CargoDebFlags)
 
 
 # cargo-deb's debian_architecture_from_rust_triple (src/lib.rs): the CPU part of the triple, and the

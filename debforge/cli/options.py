@@ -7,7 +7,7 @@ import functools
 import inspect
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -220,25 +220,34 @@ _TARGET_PARAMS = (
 )
 
 
-def with_target(func: Callable[..., None]) -> Callable[..., None]:
-    own = [p for p in inspect.signature(func).parameters.values() if p.name != "opts"]
-    hints = {
-        k: v for k, v in get_type_hints(func, include_extras=True).items() if k not in ("opts", "return")
-    }
-    extra = [
-        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
-        for n, a, d in _TARGET_PARAMS
-    ]
+def bundle_options(
+    params: Sequence[tuple[str, Any, Any]], *, keyword: str, make: Callable[..., object]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator giving a command the typer options `params` (name, Annotated type, default), which
+    it receives gathered into one value: `keyword=make(**values)` (declared once, used by many commands)."""
 
-    @functools.wraps(func)
-    def command(*args: Any, **kwargs: Any) -> None:
-        values = {name: kwargs.pop(name) for name, _, _ in _TARGET_PARAMS}
-        func(*args, opts=TargetOptions(**values), **kwargs)
+    def decorate(func: Callable[..., None]) -> Callable[..., None]:
+        own = [p for p in inspect.signature(func).parameters.values() if p.name != keyword]
+        hints = get_type_hints(func, include_extras=True)
+        extra = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+            for n, a, d in params
+        ]
 
-    own_hints = {p.name: hints[p.name] for p in own}
-    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by typer via inspect
-        [p.replace(annotation=own_hints[p.name]) for p in own] + extra
-    )
-    command.__annotations__ = {**own_hints, **{n: a for n, a, _ in _TARGET_PARAMS}}
-    del command.__wrapped__  # typer must see the new signature, not the wrapped one
-    return command
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> None:
+            values = {name: kwargs.pop(name) for name, _, _ in params}
+            func(*args, **{keyword: make(**values)}, **kwargs)
+
+        own_hints = {p.name: hints[p.name] for p in own}
+        command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]  # read by typer via inspect
+            [p.replace(annotation=own_hints[p.name]) for p in own] + extra
+        )
+        command.__annotations__ = {**own_hints, **{n: a for n, a, _ in params}}
+        del command.__wrapped__  # typer must see the new signature, not the wrapped one
+        return command
+
+    return decorate
+
+
+with_target = bundle_options(_TARGET_PARAMS, keyword="opts", make=TargetOptions)
