@@ -88,6 +88,16 @@ _RUST: dict[str, tuple[str, str, str]] = {
     "forky":    ("rustc", "cargo", "libstd-rust-dev"),
     "sid":      ("rustc", "cargo", "libstd-rust-dev"),
 }
+# The oldest rustc (major.minor) those packages give: what the mirror had for the dist's builder
+# (bookworm-security's rustc-web, which only moves forward; forky and sid at least trixie's).
+_RUSTC: dict[str, str] = {
+    "bullseye": "1.48", "bookworm": "1.96", "trixie": "1.85", "forky": "1.85", "sid": "1.85",
+}
+# The dist whose toolchain builds for this one when a project needs a newer rustc than the dist's:
+# its rustc and its Rust std for the target arch, linking against the target's own sysroot.
+_TOOLCHAIN_DIST: dict[str, str | None] = {
+    "bullseye": "bookworm", "bookworm": None, "trixie": None, "forky": None, "sid": None,
+}
 
 # --------------------------------------------------------------------------- per arch
 # DEB_HOST_GNU_TYPE: the cross toolchain's prefix (<type>-gcc, <type>-objcopy).
@@ -200,6 +210,8 @@ DIST_FACTS: Mapping[str, Mapping[str, object]] = {
     "debug_zstd": _DEBUG_ZSTD,
     "compressor": _COMPRESSOR,
     "rust": _RUST,
+    "rustc": _RUSTC,
+    "toolchain_dist": _TOOLCHAIN_DIST,
 }
 ARCH_FACTS: Mapping[str, Mapping[str, object]] = {
     "gnu_type": _GNU_TYPE,
@@ -244,6 +256,8 @@ class Target:
     debug_zstd: bool  # the target's binutils and gdb handle zstd-compressed debug sections
     compressor: str  # dpkg-deb's default data compressor on the dist
     rust_packages: tuple[str, str, str]  # rustc, cargo and the target std of the dist
+    rustc: str  # the oldest major.minor of the dist's own rustc (rust_packages[0])
+    toolchain_dist: str | None  # the newer dist whose rustc builds for it when `rustc` is too old
     backports: bool  # the dist's backports suite is among `suites` (pinned 100 by its Release)
     gnu_triplet: str
     multiarch: str
@@ -359,6 +373,8 @@ def make_target(
         debug_zstd=_DEBUG_ZSTD[dist],
         compressor=_COMPRESSOR[dist],
         rust_packages=_RUST[dist],
+        rustc=_RUSTC[dist],
+        toolchain_dist=_TOOLCHAIN_DIST[dist],
         backports=bool(extra),
         gnu_triplet=_GNU_TYPE[arch],
         multiarch=_MULTIARCH[arch],

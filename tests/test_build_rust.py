@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from debforge.builder import Artifacts, build, cargo
+from debforge.builder.rust import plan_build
+from debforge.builder.toolchain import toolchain_target
 from debforge.cache import Cache
 from debforge.dists import make_target
 from debforge.errors import BuildError, RecipeError, UsageError
-from debforge.recipe import BinaryBuild, Recipe, load_recipe
+from debforge.recipe import BinaryBuild, CargoBuild, Recipe, load_recipe
 from debforge.report import NullReporter
 from debforge.session import Session
 from tests.helpers.elfs import compile_c
@@ -208,3 +210,95 @@ def test_strip_lines_without_dbgsym_only_strip() -> None:
     lines = cargo.strip_lines("x-", "/b", "/o", "app", dbgsym=False)
     strip = "x-strip --strip-unneeded --remove-section=.comment --remove-section=.note -o /o/app /b/app"
     assert lines == [strip]
+
+
+# --------------------------------------------------------------------------- toolchain from a newer dist
+
+
+def _cargo_project(tmp_path: Path, package: str, build: str = "") -> Path:
+    """A one-bin Cargo project with a debforge.toml: `package` lines go into Cargo.toml's [package]."""
+    (tmp_path / "src").mkdir(parents=True)
+    (tmp_path / "src/main.rs").write_text("fn main() {}\n")
+    (tmp_path / "Cargo.toml").write_text(f'[package]\nname = "tool"\nversion = "1.0.0"\n{package}\n')
+    (tmp_path / "debforge.toml").write_text(
+        '[package]\nmaintainer = "A B <a@example.org>"\ndescription = "a tool"\n'
+        f'[build]\nkind = "cargo"\n{build}\n'
+    )
+    return tmp_path
+
+
+def hello_spec() -> CargoBuild:
+    spec = hello_recipe().build
+    assert isinstance(spec, CargoBuild)
+    return spec
+
+
+def _spec(tmp_path: Path, package: str, build: str = "") -> CargoBuild:
+    recipe = load_recipe(_cargo_project(tmp_path, package, build), arch="arm64", reporter=NullReporter())
+    assert isinstance(recipe.build, CargoBuild)
+    return recipe.build
+
+
+def test_min_rustc_from_rust_version_else_edition(tmp_path: Path) -> None:
+    assert hello_spec().min_rustc == "1.56"  # edition 2021, no rust-version
+    assert _spec(tmp_path / "a", 'edition = "2021"\nrust-version = "1.70"').min_rustc == "1.70"
+    assert _spec(tmp_path / "b", 'edition = "2024"').min_rustc == "1.85"
+    assert _spec(tmp_path / "c", "").min_rustc == "1.0"  # Cargo's default edition 2015
+    with pytest.raises(RecipeError, match=r"'edition' in \[package\] of .*Cargo.toml is '2031'"):
+        _spec(tmp_path / "d", 'edition = "2031"')
+
+
+def test_a_too_old_rustc_takes_the_newer_dists_toolchain() -> None:
+    spec = hello_spec()
+    bullseye = make_target("bullseye", "arm64")
+    tool = toolchain_target(spec, bullseye)
+    assert (tool.dist, tool.arch, tool.rustc) == ("bookworm", "arm64", "1.96")
+    assert [s.name for s in tool.suites] == ["bookworm", "bookworm-updates", "bookworm-security"]
+    # A project bullseye's own rustc 1.48 builds stays on bullseye; bookworm and trixie keep their own.
+    assert toolchain_target(dataclasses.replace(spec, min_rustc="1.40"), bullseye) is bullseye
+    assert toolchain_target(spec, ARM64) is ARM64
+    trixie = make_target("trixie", "armhf")
+    assert toolchain_target(spec, trixie) is trixie
+
+
+def test_toolchain_dist_overrides_the_choice(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, 'edition = "2018"', 'toolchain-dist = "trixie"')
+    assert spec.toolchain_dist == "trixie"
+    assert toolchain_target(spec, make_target("bullseye", "amd64")).dist == "trixie"
+    assert toolchain_target(spec, ARM64).dist == "trixie"
+
+
+def test_toolchain_dist_key_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match=r"toolchain-dist.*'buster' is not a dist debforge knows"):
+        _spec(tmp_path / "a", 'edition = "2021"', 'toolchain-dist = "buster"')
+    project = _cargo_project(tmp_path / "b", "")
+    (project / "debforge.toml").write_text(
+        '[package]\nname = "x"\nversion = "1"\nmaintainer = "A B <a@example.org>"\ndescription = "x"\n'
+        '[build]\nkind = "binary"\nbinary = "Cargo.toml"\ntoolchain-dist = "bookworm"\n'
+    )
+    with pytest.raises(RecipeError, match="'toolchain-dist' is for kind 'cargo' only, not 'binary'"):
+        load_recipe(project, arch="arm64", reporter=NullReporter())
+
+
+def test_no_known_toolchain_new_enough_is_one_sentence() -> None:
+    spec = dataclasses.replace(hello_spec(), min_rustc="1.120")
+    with pytest.raises(BuildError) as info:
+        toolchain_target(spec, make_target("bullseye", "arm64"))
+    assert "needs rustc 1.120 (its rust-version or edition), but bullseye's rustc is 1.48" in str(info.value)
+    assert "toolchain-dist" in (info.value.hint or "")
+
+
+def test_emulate_refuses_a_newer_dists_toolchain_before_any_download(tmp_path: Path) -> None:
+    with Session(cache=Cache(tmp_path / "cache"), offline=True) as session, pytest.raises(BuildError) as info:
+        plan_build(session, hello_recipe(), make_target("bullseye", "arm64"), emulate=True)
+    assert "--emulate builds with bullseye's own rustc 1.48" in str(info.value)
+    assert "bookworm's rustc" in (info.value.hint or "")
+
+
+def test_static_link_with_a_newer_gcc_searches_the_targets_libgcc_first() -> None:
+    env = cargo.cross_env(ARM64, cargo.IN_CONTAINER, std=True, static=True, libgcc="/usr/lib/gcc/x/10")
+    flags = env["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS"].split()
+    assert "-Clink-arg=-L/debforge/sysroot/usr/lib/gcc/x/10" in flags
+    assert flags.index("-Clink-arg=--sysroot=/debforge/sysroot") < flags.index("-Ctarget-feature=+crt-static")
+    plain = cargo.cross_env(ARM64, cargo.IN_CONTAINER, std=True, static=True)
+    assert "-L" not in plain["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS"]

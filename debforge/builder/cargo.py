@@ -128,9 +128,11 @@ def profile_dir(profile: str) -> str:
     return {"dev": "debug", "test": "debug", "bench": "release"}.get(profile, profile)
 
 
-def cross_env(target: Target, paths: Paths, *, std: bool, static: bool = False) -> dict[str, str]:
+def cross_env(
+    target: Target, paths: Paths, *, std: bool, static: bool = False, libgcc: str | None = None
+) -> dict[str, str]:
     """Everything cargo, rustc, the cc crate, pkg-config and openssl-sys need to cross-build
-    (`static`: see static_env)."""
+    (`static`: see static_env; `libgcc`: a sysroot directory searched for libgcc before the compiler's)."""
     triple, gnu, sysroot = target.rust_triple, target.gnu_triplet, paths.sysroot
     low, up = triple.replace("-", "_"), triple.replace("-", "_").upper()
     libdir = f"{sysroot}/usr/lib/{target.multiarch}"
@@ -138,6 +140,8 @@ def cross_env(target: Target, paths: Paths, *, std: bool, static: bool = False) 
     rustflags = [
         *([f"--sysroot={paths.std}/usr"] if std else []),
         f"-Clink-arg=--sysroot={sysroot}",  # crt1.o, libc.so from the sysroot (S9)
+        # gcc puts -L before its own directories, so -lgcc/-lgcc_eh find the target's first.
+        *([f"-Clink-arg=-L{sysroot}{libgcc}"] if libgcc else []),
         *remap_flags(paths),
         *static_rustflags(static),
     ]

@@ -46,7 +46,9 @@ from debforge.builder.toolchain import (
     host_rust,
     knows,
     native_toolchain,
+    static_libgcc,
     target_std,
+    toolchain_target,
 )
 from debforge.cache import Cache, atomic_write_bytes, key
 from debforge.dists import Target
@@ -91,6 +93,7 @@ class _Job:
     recipe: Recipe
     spec: CargoBuild  # recipe.build, known to be a cargo build
     target: Target
+    toolchain: Target  # the target's arch on the dist whose rustc and std build (often `target`)
     work: WorkDirs
 
     @property
@@ -106,7 +109,9 @@ class _Job:
     @property
     def what(self) -> str:
         """How the build is named in messages."""
-        return f"cargo build of {self.recipe.name} for {self.target.dist}/{self.target.arch}"
+        tool = self.toolchain
+        using = "" if tool is self.target else f" with {tool.dist}'s rustc {tool.rustc}"
+        return f"cargo build of {self.recipe.name} for {self.target.dist}/{self.target.arch}{using}"
 
     def files(self) -> tuple[tuple[str, Path], ...]:
         """The stripped artifacts in the work dir."""
@@ -208,16 +213,20 @@ def plan_build(session: Session, recipe: Recipe, target: Target, *, emulate: boo
 def _job(session: Session, recipe: Recipe, target: Target, variant: str) -> _Job:
     spec = _check_project(recipe)
     check_debug_compression(spec, target)
-    work = workdirs(recipe, target, session.cache, variant)
-    return _Job(session=session, recipe=recipe, spec=spec, target=target, work=work)
+    tool = toolchain_target(spec, target, emulate=variant == "emulate") if variant != "host" else target
+    own = tool.dist == target.dist  # a newer dist's toolchain gets work dirs of its own
+    work = workdirs(recipe, target, session.cache, variant if own else f"{variant}-{tool.dist}")
+    return _Job(session=session, recipe=recipe, spec=spec, target=target, toolchain=tool, work=work)
 
 
 def _cross_plan(job: _Job) -> ContainerPlan:
-    """The cross build in the builder: the sysroot and the target std mounted read-only."""
+    """The cross build in the builder: the sysroot and the target std mounted read-only. The builder
+    and std are the toolchain dist's, the sysroot (gcc --sysroot: crt1.o, libc.so) the target's."""
     recipe, target, work, paths = job.recipe, job.target, job.work, IN_CONTAINER
-    sysroot = build_depends_sysroot(job.session, recipe, target)
-    image = builder_image(job.session, target)
-    std = target_std(job.session, target)
+    libgcc = static_libgcc(job.session, job.spec, target, job.toolchain)
+    sysroot = build_depends_sysroot(job.session, recipe, target, extra=[libgcc.package] if libgcc else [])
+    image = builder_image(job.session, job.toolchain)
+    std = target_std(job.session, job.toolchain)
     _write_cargo_config(work, job.spec.crates, paths, f"{paths.sysroot}/{DEBIAN_REGISTRY}")
     mounts = (
         container.Mount(source=sysroot, dest=paths.sysroot, read_only=True),
@@ -225,7 +234,11 @@ def _cross_plan(job: _Job) -> ContainerPlan:
         *_rw_mounts(job),
     )
     built = f"{paths.target_dir}/{target.rust_triple}/{profile_dir(job.spec.profile)}"
-    env = {**cross_env(target, paths, std=True, static=job.spec.static), "HOME": paths.cargo_home}
+    libdir = libgcc.directory if libgcc else None
+    env = {
+        **cross_env(target, paths, std=True, static=job.spec.static, libgcc=libdir),
+        "HOME": paths.cargo_home,
+    }
     plan = _plan(
         job, image, mounts, env, triple=target.rust_triple, built=built, tools=f"{target.gnu_triplet}-"
     )

@@ -1,5 +1,5 @@
 """What every builder kind shares: the builder image, the target's Rust std, the build-depends sysroot,
-the host's own Rust toolchain, and the bound on emulated builds.
+the dist whose Rust toolchain builds, the host's own Rust toolchain, and the bound on emulated builds.
 
 Cargo (rust.py) and the C kinds (c.py) both build on these; neither imports the other.
 """
@@ -7,16 +7,17 @@ Cargo (rust.py) and the C kinds (c.py) both build on these; neither imports the 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from debforge import container, rootfs
 from debforge.archive import PackageIndex, fetch_index
 from debforge.builder.cargo import depends_requests
-from debforge.dists import Target
+from debforge.dists import Target, make_target
 from debforge.errors import BuildError, ResolveError, ToolMissingError
-from debforge.recipe import Recipe
+from debforge.recipe import CargoBuild, Recipe
 from debforge.run import run, which
 from debforge.session import Session
 
@@ -26,14 +27,17 @@ from debforge.session import Session
 EMULATED_TIMEOUT = 45 * 60
 
 
-def build_depends_sysroot(session: Session, recipe: Recipe, target: Target) -> Path:
-    """The recipe's build-depends (with libc6-dev and libgcc-s1) resolved for the target, unpacked.
+def build_depends_sysroot(
+    session: Session, recipe: Recipe, target: Target, *, extra: Sequence[str] = ()
+) -> Path:
+    """The recipe's build-depends (with libc6-dev and libgcc-s1, plus `extra`) resolved for the target,
+    unpacked.
 
     Through `session`, so `--offline` holds here too: nothing is downloaded that is not cached.
     """
     requests = depends_requests(recipe.build.build_depends, knows(fetch_index(session, target)))
     try:
-        return rootfs.make_sysroot(session, target, requests).path
+        return rootfs.make_sysroot(session, target, [*requests, *extra]).path
     except ResolveError as exc:
         raise BuildError(
             f"the build-depends of {recipe.recipe_file} cannot be installed on "
@@ -56,6 +60,80 @@ def target_std(session: Session, target: Target) -> Path:
     """The target's Rust std alone (the -dev package, S8), pinned to the builder's exact rustc."""
     with session.reporter.step(f"Rust std for {target.rust_triple}"):
         return container.extract_rust_std(session, target)
+
+
+def toolchain_target(spec: CargoBuild, target: Target, *, emulate: bool = False) -> Target:
+    """The target's arch on the dist whose rustc, cargo and Rust std build `spec`: `[build] toolchain-dist`,
+    else the target's own dist, else (its rustc older than the project's rust-version or edition needs)
+    the newer dist the dist table names. Only the compiler comes from there: the sysroot (libc6-dev,
+    build-depends) stays the target's, and the glibc guard checks the result against the target."""
+    dist = spec.toolchain_dist or _dist_for(spec, target)
+    if dist == target.dist:
+        return target
+    if emulate:  # an emulated build runs the target dist's own packages, its rustc included
+        raise BuildError(
+            f"--emulate builds with {target.dist}'s own rustc {target.rustc}, but {spec.manifest} is built "
+            f"with {dist}'s (its rust-version or edition, or [build] toolchain-dist)",
+            hint=f"build without --emulate: the cross build uses {dist}'s rustc against {target.dist}",
+        )
+    return make_target(
+        dist, target.arch, mirror=target.mirror, security_mirror=target.security_mirror,
+        components=target.components, keyring=target.keyring,
+    )  # fmt: skip
+
+
+def _dist_for(spec: CargoBuild, target: Target) -> str:
+    if _at_least(target.rustc, spec.min_rustc):
+        return target.dist
+    newer = target.toolchain_dist
+    if newer is None or not _at_least(make_target(newer, target.arch).rustc, spec.min_rustc):
+        raise BuildError(
+            f"{spec.manifest} needs rustc {spec.min_rustc} (its rust-version or edition), but "
+            f"{target.dist}'s rustc is {target.rustc} and no newer Debian toolchain for it is known",
+            hint='set [build] toolchain-dist = "DIST" to build with a newer dist\'s rustc',
+        )
+    return newer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetLibgcc:
+    """The target's own libgcc.a and libgcc_eh.a: its libgcc-N-dev and the directory they are in."""
+
+    package: str
+    directory: str  # /usr/lib/gcc/<triplet>/<N> inside the sysroot
+
+
+def static_libgcc(session: Session, spec: CargoBuild, target: Target, tool: Target) -> TargetLibgcc | None:
+    """A static build with a newer dist's gcc (`tool`) links the target's own libgcc; else None."""
+    return _target_libgcc(session, target) if spec.static and tool.dist != target.dist else None
+
+
+def _target_libgcc(session: Session, target: Target) -> TargetLibgcc:
+    """For a static build with a newer dist's gcc: the target's libgcc, taken before the compiler's.
+
+    A newer gcc's libgcc_eh.a calls what the newer glibc added (gcc 12's unwinder calls
+    _dl_find_object, glibc 2.35), so a static link against an older glibc fails; the target's own
+    gcc-N (what its `gcc` package depends on) built its libgcc against its own glibc.
+    """
+    gcc = fetch_index(session, target).candidate("gcc")
+    names = [rel.name for group in (gcc.depends if gcc else ()) for rel in group]
+    major = next((n.removeprefix("gcc-") for n in names if re.fullmatch(r"gcc-\d+", n)), None)
+    if major is None:
+        raise BuildError(f"{target.dist}/{target.arch} has no gcc-N package to take its static libgcc from")
+    return TargetLibgcc(package=f"libgcc-{major}-dev", directory=f"/usr/lib/gcc/{target.gnu_triplet}/{major}")
+
+
+def _at_least(have: str, needed: str) -> bool:
+    """Whether rustc `have` (major.minor) is at least `needed` (rust-version: major.minor[.patch]).
+
+    >>> _at_least("1.48", "1.56"), _at_least("1.96", "1.56.1"), _at_least("1.85", "1.85")
+    (False, True, True)
+    """
+    return _numbers(have)[:2] >= _numbers(needed)[:2]
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
 def native_toolchain(target: Target) -> tuple[str, ...]:

@@ -177,10 +177,12 @@ def resolve_bootstrap(index: PackageIndex, extra: Sequence[str], *, cache: Cache
     """What mmdebstrap's minbase installs (Essential, Priority: required, apt) plus `extra`.
 
     usr-is-merged comes first so the resolver takes it for init-system-helpers' `usrmerge |
-    usr-is-merged`: the tree is merged already, and usrmerge would drag perl in.
+    usr-is-merged`: the tree is merged already, and usrmerge would drag perl in. bullseye has no
+    usr-is-merged (it came with bookworm's merged-/usr transition) and nothing there asks for either.
     """
     base = _bootstrap_names(index, cache)
-    wanted = list(dict.fromkeys(["usr-is-merged", *base, "apt", *extra]))
+    merged = ["usr-is-merged"] if "usr-is-merged" in index.packages else []
+    wanted = list(dict.fromkeys([*merged, *base, "apt", *extra]))
     return resolve_closure(index, wanted)
 
 

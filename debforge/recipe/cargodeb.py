@@ -48,7 +48,7 @@ DEB_KEYS = (
     "variants",
     "profile",
 )
-DEBFORGE_KEYS = ("build-depends", "crates", "test", "lintian-overrides")
+DEBFORGE_KEYS = ("build-depends", "crates", "toolchain-dist", "test", "lintian-overrides")
 _CRATES: tuple[CratesSource, ...] = ("registry", "debian", "vendored")
 
 
@@ -286,4 +286,6 @@ def _build(deb: Table, extra: Table, cargo: CargoManifest, arch: str) -> CargoBu
         dbgsym=deb.boolean("dbgsym", False),
         separate_debug_symbols=deb.boolean("separate-debug-symbols", False),
         compress_debug_symbols=compress,
+        min_rustc=cargo.min_rustc,
+        toolchain_dist=fields.toolchain_dist(extra, "toolchain-dist"),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from debforge.dists import supported_dists
 from debforge.errors import RecipeError
 from debforge.recipe.debian import (
     PRIORITIES,
@@ -112,3 +113,11 @@ def description(table: Table, key: str, text: str, extended: str | None) -> tupl
         )
     long = extended if extended is not None else (rest.strip() or None)
     return synopsis, (long.strip() or None) if long else None
+
+
+def toolchain_dist(table: Table, key: str) -> str | None:
+    """`toolchain-dist`: the dist whose rustc and Rust std build the project, one debforge knows."""
+    dist = table.string(key)
+    if dist is not None and dist not in supported_dists():
+        raise table.error(key, f"'{dist}' is not a dist debforge knows ({', '.join(supported_dists())})")
+    return dist

@@ -13,10 +13,12 @@ from debforge.report import Reporter
 # [package] keys a member may take from [workspace.package] with `key.workspace = true`.
 _INHERITABLE = (
     "version", "authors", "description", "license", "license-file", "readme", "homepage",
-    "repository", "documentation", "publish",
+    "repository", "documentation", "publish", "edition", "rust-version",
 )  # fmt: skip
 _PATH_KEYS = ("license-file", "readme")  # relative to the manifest that defines them
 _README_NAMES = ("README.md", "README.txt", "README")  # Cargo's readme auto-detection order
+# The first stable rustc of each edition (the Rust Edition Guide): what an unset rust-version implies.
+_EDITION_RUSTC = {"2015": "1.0", "2018": "1.31", "2021": "1.56", "2024": "1.85"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +38,7 @@ class CargoManifest:
     bins: tuple[str, ...] = ()
     cdylibs: tuple[str, ...] = ()
     metadata: Mapping[str, object] = field(default_factory=dict)  # [package.metadata]
+    min_rustc: str = "1.0"  # the oldest rustc that builds it: rust-version, else its edition's first
 
     @property
     def dir(self) -> Path:
@@ -70,7 +73,19 @@ def read_cargo_manifest(path: Path, reporter: Reporter) -> CargoManifest:
         bins=bins,
         cdylibs=cdylibs,
         metadata=metadata.data if metadata else {},
+        min_rustc=_min_rustc(values, path),
     )
+
+
+def _min_rustc(values: dict[str, tuple[object, Path]], path: Path) -> str:
+    """`rust-version` (Cargo's MSRV field), else the first rustc of the `edition` (2015 when unset)."""
+    edition = _string(values, "edition", path) or "2015"
+    if edition not in _EDITION_RUSTC:
+        raise RecipeError(
+            f"'edition' in [package] of {display(path)} is '{edition}', "
+            f"not one of {', '.join(_EDITION_RUSTC)}"
+        )
+    return _string(values, "rust-version", path) or _EDITION_RUSTC[edition]
 
 
 def _inherited(package: Table, key: str, path: Path) -> tuple[object, Path]:

@@ -125,6 +125,8 @@ class CargoBuild:
     no_build: bool = False  # cargo-deb --no-build: package what the last build of this project left
     extra_files: tuple[str, ...] = ()  # target/release/<name> assets no target builds: build-script output
     static: bool = False  # `[build] static` / --static: +crt-static against the target's glibc and .a files
+    min_rustc: str = "1.0"  # Cargo.toml's rust-version, else the first rustc of its edition
+    toolchain_dist: str | None = None  # `[build] toolchain-dist`: whose rustc builds it (None: chosen)
 
     @property
     def split_debug(self) -> bool:

@@ -61,6 +61,7 @@ BUILD_KEYS = (
     "tree",  # kind tree
     "layout",
     "static",
+    "toolchain-dist",  # kind cargo: build with this dist's rustc (default: chosen by rust-version)
     "dbgsym",
     "separate-debug-symbols",
     "compress-debug-symbols",
@@ -176,8 +177,9 @@ def _extended(pkg: Table, base: Path) -> str | None:
 def _build(table: Table, cargo: CargoManifest | None, source_dir: Path, arch: str) -> BuildSpec:
     """The [build] table, with defaults from Cargo.toml."""
     kind = table.required("kind", "cargo" if cargo else None)
-    if table.has("static") and kind != "cargo":
-        raise table.error("static", f"a static build is made for kind 'cargo' only, not '{kind}'")
+    for cargo_only in ("static", "toolchain-dist"):
+        if table.has(cargo_only) and kind != "cargo":
+            raise table.error(cargo_only, f"'{cargo_only}' is for kind 'cargo' only, not '{kind}'")
     ckind = c_kind(kind)
     if ckind is not None:
         return c_build(table, ckind, source_dir, arch)
@@ -209,6 +211,8 @@ def _build(table: Table, cargo: CargoManifest | None, source_dir: Path, arch: st
         cdylibs=cargo.cdylibs,
         manifest=cargo.path,
         static=table.boolean("static", False),
+        min_rustc=cargo.min_rustc,
+        toolchain_dist=fields.toolchain_dist(table, "toolchain-dist"),
     )
     return _debug_options(table, spec, arch)
 
