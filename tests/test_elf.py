@@ -163,7 +163,33 @@ def test_guard_refuses_a_newer_glibc_with_the_sentence(hello: Path, tmp_path: Pa
         check_symbol_versions([read_elf(newer)], sysroot, target)
     assert (
         str(err.value)
-        == "foo needs GLIBC_2.38 but bookworm provides GLIBC_2.36; build against the bookworm sysroot"
+        == "foo needs GLIBC_2.38 (for abort, puts, __cxa_finalize) but bookworm provides GLIBC_2.36; "
+        "build against the bookworm sysroot"
+    )
+
+
+def test_guard_sentence_names_the_function_that_needs_the_newer_glibc(tmp_path: Path) -> None:
+    """strlcpy arrived in glibc 2.38: a program calling it is refused for bookworm, naming strlcpy."""
+    require_tool("aarch64-linux-gnu-gcc")
+    sysroot = _arm64_sysroot(tmp_path)
+    (tmp_path / "v.map").write_text("GLIBC_2.38 { global: strlcpy; local: *; };\n")
+    flags = [
+        "-shared",
+        "-fPIC",
+        "-nostdlib",
+        "-Wl,-soname,libc.so.6",
+        f"-Wl,--version-script={tmp_path / 'v.map'}",
+    ]
+    (tmp_path / "new").mkdir()  # a glibc 2.38 stand-in to link against; bookworm's is the sysroot's
+    newlibc = compile_c(tmp_path / "new/libc.so.6", source="int strlcpy(void) { return 0; }\n", args=flags)
+    # No C runtime: the stand-in shares libc.so.6's soname, so ld would take only one of the two.
+    start = "int strlcpy(void);\nvoid _start(void) { strlcpy(); for (;;) {} }\n"
+    prog = compile_c(tmp_path / "copier", source=start, args=["-nostdlib", str(newlibc)])
+    with pytest.raises(ElfError) as err:
+        check_symbol_versions([read_elf(prog)], sysroot, make_target("bookworm", "arm64"))
+    assert str(err.value) == (
+        "copier needs GLIBC_2.38 (for strlcpy) but bookworm provides GLIBC_2.36; "
+        "build against the bookworm sysroot"
     )
 
 
@@ -179,7 +205,9 @@ def test_guard_reads_any_library_version_from_the_sysroot(tmp_path: Path) -> Non
     target = make_target("bookworm", "arm64")
     check_symbol_versions([read_elf(prog)], sysroot, target)
     _retag(prog, b"OPENSSL_3.0.0", b"OPENSSL_3.2.0")
-    with pytest.raises(ElfError, match=r"^app needs OPENSSL_3.2.0 but bookworm provides OPENSSL_3.0.0;"):
+    with pytest.raises(
+        ElfError, match=r"^app needs OPENSSL_3.2.0 \(for ssl_thing\) but bookworm provides OPENSSL_3.0.0;"
+    ):
         check_symbol_versions([read_elf(prog)], sysroot, target)
 
 

@@ -21,6 +21,7 @@ from debforge.dists import make_target
 from debforge.elf import patch_elf, read_elf
 from debforge.errors import BuildError, PackageError, RecipeError
 from debforge.pipeline.elfs import repair_elfs, repair_file_assets, with_repaired_assets
+from debforge.pipeline.policy import generated_overrides
 from debforge.pipeline.textfix import StoreFix, check_no_store_paths, rewrite_store_paths
 from debforge.recipe import (
     Asset,
@@ -44,6 +45,7 @@ EXPECTED = {
     "usr/bin/greet",
     "usr/bin/greet-wrapper",
     "usr/lib/greet/libgreet.so.1",
+    "usr/lib/greet/libgreethelper.so.1",
     "usr/share/applications/greet.desktop",
 }
 
@@ -121,15 +123,17 @@ def test_repair_sets_loader_private_runpath_and_leaves_no_store_bytes(nix_tree: 
             _artifacts(files), TARGET, NullReporter(), private=PurePosixPath("/usr/lib/greet")
         )
     }
-    program, lib = infos[files["usr/bin/greet"]], infos[files["usr/lib/greet/libgreet.so.1"]]
+    elfs = ("usr/bin/greet", "usr/lib/greet/libgreet.so.1", "usr/lib/greet/libgreethelper.so.1")
+    program, lib, helper = (infos[files[name]] for name in elfs)
     assert program.interpreter == TARGET.ld_so
     assert (program.rpath, program.runpath) == ((), ("$ORIGIN/../lib/greet",))
-    assert (lib.interpreter, lib.rpath, lib.runpath) == (None, (), ())  # needs only libc: no search path
-    for name in ("usr/bin/greet", "usr/lib/greet/libgreet.so.1"):
+    # A private library needing another private library finds it beside itself.
+    assert lib.needed == ("libgreethelper.so.1", "libc.so.6")
+    assert (lib.interpreter, lib.rpath, lib.runpath) == (None, (), ("$ORIGIN",))
+    assert (helper.interpreter, helper.rpath, helper.runpath) == (None, (), ())  # no private NEEDED
+    for name in elfs:
         assert b"/nix/store" not in files[name].read_bytes()
-    check_no_store_paths(
-        [(PurePosixPath("/", n), files[n]) for n in ("usr/bin/greet", "usr/lib/greet/libgreet.so.1")]
-    )
+    check_no_store_paths([(PurePosixPath("/", n), files[n]) for n in elfs])
 
 
 def test_runpath_without_room_is_added_by_patchelf(tmp_path: Path) -> None:
@@ -169,6 +173,68 @@ def test_shebang_and_desktop_store_paths_are_rewritten(nix_tree: Path, tmp_path:
     assert files["usr/bin/greet-wrapper"].read_text() == '#!/bin/bash\nexec /usr/bin/greet "$@"\n'
     assert "Exec=/usr/bin/greet\n" in files["usr/share/applications/greet.desktop"].read_text()
     check_no_store_paths(pairs)
+
+
+PYTHON = "/nix/store/qh3zhi5vmd4nkr3hb5bk3zw4vvbhymzk-python3-3.12.8"
+COREUTILS = "/nix/store/8m1qkpy1c7yg7v1cyvj1gbrzpaf6nkgd-coreutils-9.5"
+
+
+def _debian(table: dict[str, tuple[str, str | None]]) -> StoreFix:
+    """A StoreFix whose Debian lookup answers from `table` (guessed package → (path, Depends or None))."""
+
+    def lookup(names: Sequence[str], paths: Sequence[str]) -> tuple[str, str | None] | None:
+        found = [table[n] for n in names if n in table and table[n][0] in paths]
+        return found[0] if found else None
+
+    shipped = frozenset(PurePosixPath(p) for p in ("/usr/bin/greet", "/usr/lib/systemd/system/greet.service"))
+    return StoreFix(layout=LAYOUT, shipped=shipped, lookup=lookup, target=TARGET)
+
+
+def test_systemd_unit_exec_lines_are_rewritten_to_fhs_paths(nix_tree: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "result"
+    shutil.copytree(nix_tree, tree, symlinks=True)
+    (tree / "lib/systemd/system").mkdir(parents=True)
+    (tree / "lib/systemd/system/greet.service").write_text(
+        f"[Service]\nExecStartPre={COREUTILS}/bin/true\nExecStart={SELF}/bin/greet --loud\n"
+    )
+    files = _laid_out(tmp_path, tree)
+    unit = files["usr/lib/systemd/system/greet.service"]  # where systemd looks for a package's units
+    fix = _debian({"coreutils": ("/bin/true", None)})  # coreutils is Essential: no Depends
+    assert rewrite_store_paths([(PurePosixPath("/usr/lib/systemd/system/greet.service"), unit)], fix) == ()
+    assert unit.read_text() == "[Service]\nExecStartPre=/bin/true\nExecStart=/usr/bin/greet --loud\n"
+
+
+def test_a_debian_target_that_is_not_essential_joins_depends(tmp_path: Path) -> None:
+    script = tmp_path / "greet-py"
+    script.write_text(f"#!{PYTHON}/bin/python3\nprint('hello')\n")
+    desktop = tmp_path / "greet-py.desktop"
+    desktop.write_text(f"[Desktop Entry]\nExec={PYTHON}/bin/python3 -m greet\n")
+    fix = _debian({"python3": ("/usr/bin/python3", "python3")})  # python3 is not Essential
+    pairs = [
+        (PurePosixPath("/usr/bin/greet-py"), script),
+        (PurePosixPath("/usr/share/applications/greet-py.desktop"), desktop),
+    ]
+    assert rewrite_store_paths(pairs, fix) == ("python3",)  # once, however many files name it
+    assert script.read_text() == "#!/usr/bin/python3\nprint('hello')\n"
+    assert desktop.read_text() == "[Desktop Entry]\nExec=/usr/bin/python3 -m greet\n"
+
+
+def test_pkg_config_files_are_left_out_and_a_stray_one_cannot_leak(nix_tree: Path, tmp_path: Path) -> None:
+    """Dev files are not shipped (README): lib/pkgconfig/ and share/pkgconfig/ stay out, and a .pc
+    elsewhere naming the store is rewritten or refused like any text file, never shipped as is."""
+    tree = tmp_path / "result"
+    shutil.copytree(nix_tree, tree, symlinks=True)
+    (tree / "share/pkgconfig").mkdir()
+    (tree / "share/pkgconfig/greet-data.pc").write_text(f"prefix={SELF}\nName: greet-data\n")
+    (tree / "share/greet").mkdir()
+    (tree / "share/greet/greet.pc").write_text(f"prefix={SELF}\nlibdir={SELF}/lib\nName: greet\n")
+    files = _laid_out(tmp_path, tree)
+    assert [n for n in files if n.endswith(".pc")] == ["usr/share/greet/greet.pc"]
+    stray = (PurePosixPath("/usr/share/greet/greet.pc"), files["usr/share/greet/greet.pc"])
+    with pytest.raises(PackageError, match=r"/usr/share/greet/greet.pc line 1 names .*-greet-1.0,"):
+        rewrite_store_paths([stray], _debian({}))
+    with pytest.raises(PackageError, match=r"/usr/share/greet/greet.pc still holds .*-greet-1.0 \(line 1\)"):
+        check_no_store_paths([stray])
 
 
 def test_store_path_nothing_provides_is_refused_with_file_and_line(tmp_path: Path) -> None:
@@ -235,6 +301,13 @@ def test_static_flag_and_key_make_a_static_cargo_build(tmp_path: Path) -> None:
     toml.write_text(toml.read_text().replace('kind = "cargo"\n', 'kind = "cargo"\nstatic = true\n'))
     parsed = load_recipe(project, arch="arm64", reporter=NullReporter())
     assert isinstance(parsed.build, CargoBuild) and parsed.build.static
+
+
+def test_a_static_build_overrides_lintians_statically_linked_binary() -> None:
+    recipe = load_recipe(HELLO, arch="arm64", reporter=NullReporter())
+    assert "statically-linked-binary" not in {o.tag for o in generated_overrides(recipe)}
+    (static,) = [o for o in generated_overrides(with_static(recipe)) if o.tag == "statically-linked-binary"]
+    assert "on purpose" in static.reason
 
 
 def test_static_is_refused_for_a_prebuilt_tree(nix_tree: Path) -> None:

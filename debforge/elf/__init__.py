@@ -73,11 +73,23 @@ def check_symbol_versions(
             provided = defined[found]
             missing = sorted(set(wanted) - provided, key=version_key)
             if missing:
-                raise ElfError(_guard_sentence(info.path.name, missing[-1], provided, target.dist, lib))
+                need = f"{missing[-1]}{_for_symbols(info.path, missing[-1])}"
+                raise ElfError(_guard_sentence(info.path.name, need, provided, target.dist, lib))
 
 
-def _guard_sentence(name: str, missing: str, provided: set[str], dist: str, lib: str) -> str:
-    prefix = re.sub(r"[\d.]+$", "", missing)
+def _for_symbols(path: Path, version: str) -> str:
+    """` (for strlcpy, strlcat)`: the imported functions that need `version`, the ones to replace
+    (at most three named), or "" when the dynamic symbol table names none."""
+    wanted = {(s.weak, s.name) for s in read_dynamic_symbols(path) if not s.defined and s.version == version}
+    names = [name for _, name in sorted(wanted)]  # strong references first: the calls the program makes
+    if not names:
+        return ""
+    more = ", …" if len(names) > 3 else ""  # noqa: PLR2004 - a sentence, not a listing
+    return f" (for {', '.join(names[:3])}{more})"
+
+
+def _guard_sentence(name: str, need: str, provided: set[str], dist: str, lib: str) -> str:
+    prefix = re.sub(r"[\d.]+( \(.*\))?$", "", need)
     same = sorted((v for v in provided if re.fullmatch(re.escape(prefix) + r"[\d.]+", v)), key=version_key)
     have = f"{dist} provides {same[-1]}" if same else f"{dist}'s {lib} does not define it"
-    return f"{name} needs {missing} but {have}; build against the {dist} sysroot"
+    return f"{name} needs {need} but {have}; build against the {dist} sysroot"

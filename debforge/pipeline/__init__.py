@@ -32,10 +32,10 @@ from debforge.pipeline.dbgsym import dbgsym_spec, separate_debug_entries
 from debforge.pipeline.elfs import RuntimeDepends, repair_elfs, runtime_depends, with_repaired_assets
 from debforge.pipeline.makeshlibs import makeshlibs, with_makeshlibs
 from debforge.pipeline.policy import (
-    GENERATED_CHANGELOG_OVERRIDE,
     SourceDate,
     copyright_text,
     generated_changelog,
+    generated_overrides,
     merge_depends,
     misc_depends,
     render_lintian_overrides,
@@ -190,7 +190,7 @@ def package_spec(
     files += tree_entries(recipe, artifacts)
     if not recipe.build.dbgsym:  # cargo-deb's separate-debug-symbols: the .debug files ship in this package
         files += separate_debug_entries(artifacts.debug)
-    overrides = (*recipe.lintian_overrides, *(() if recipe.changelog else (GENERATED_CHANGELOG_OVERRIDE,)))
+    overrides = (*recipe.lintian_overrides, *generated_overrides(recipe))
     if overrides:
         text = render_lintian_overrides(recipe.name, overrides)
         dest = PurePosixPath("/usr/share/lintian/overrides", recipe.name)

@@ -20,6 +20,7 @@ from debforge.errors import CommandError, PackageError, ToolMissingError
 from debforge.recipe import (
     AUTO,
     BinaryBuild,
+    CargoBuild,
     LintianOverride,
     MaintainerScript,
     Recipe,
@@ -274,6 +275,22 @@ GENERATED_CHANGELOG_OVERRIDE = LintianOverride(
     tag="initial-upload-closes-no-bugs",
     reason="debforge wrote this changelog for a package that is not uploaded to Debian: no ITP bug exists",
 )
+
+
+STATIC_BINARY_OVERRIDE = LintianOverride(
+    tag="statically-linked-binary",
+    reason="built static on purpose ([build] static / --static): it carries its own libraries, so one "
+    "deb installs on every release",
+)
+
+
+def generated_overrides(recipe: Recipe) -> tuple[LintianOverride, ...]:
+    """The overrides debforge's own choices call for: its generated changelog, a static build."""
+    static = isinstance(recipe.build, CargoBuild) and recipe.build.static
+    return (
+        *(() if recipe.changelog else (GENERATED_CHANGELOG_OVERRIDE,)),
+        *((STATIC_BINARY_OVERRIDE,) if static else ()),
+    )
 
 
 def render_lintian_overrides(name: str, overrides: Sequence[LintianOverride]) -> str:

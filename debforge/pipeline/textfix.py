@@ -86,10 +86,12 @@ def fhs_candidates(rel: PurePosixPath, multiarch: str) -> tuple[str, ...]:
     ('/usr/bin/bash', '/bin/bash')
     >>> fhs_candidates(PurePosixPath("share/x/y"), "aarch64-linux-gnu")
     ('/usr/share/x/y',)
+    >>> fhs_candidates(PurePosixPath("."), "aarch64-linux-gnu")
+    ()
     """
-    top, rest = rel.parts[0], PurePosixPath(*rel.parts[1:]) if len(rel.parts) > 1 else None
-    if rest is None:
+    if len(rel.parts) < 2:  # noqa: PLR2004 - a store output itself (`prefix=` in a .pc) or its bin/
         return ()
+    top, rest = rel.parts[0], PurePosixPath(*rel.parts[1:])
     table = {
         "bin": ("/usr/bin", "/bin"), "sbin": ("/usr/sbin", "/sbin"), "share": ("/usr/share",),
         "libexec": ("/usr/libexec",), "etc": ("/etc",),
@@ -99,21 +101,33 @@ def fhs_candidates(rel: PurePosixPath, multiarch: str) -> tuple[str, ...]:
 
 
 def debian_lookup(session: Session, target: Target) -> DebianLookup:
-    """A DebianLookup over the target's index: each guessed package's .deb is fetched and listed once."""
+    """A DebianLookup over the target's index: each package's .deb is fetched and listed once.
+
+    A guessed package is depended on when it ships the path or one of its first alternatives of
+    Pre-Depends/Depends does: bookworm's python3 ships no /usr/bin/python3, its Pre-Depends
+    python3-minimal does, and `python3` is what a script names in Depends (Debian Python Policy 3.1).
+    """
     index = fetch_index(session, target)
     listings: dict[str, frozenset[str]] = {}
+
+    def ships(name: str) -> frozenset[str]:
+        record = index.candidate(name)
+        if record is None:
+            return frozenset()
+        if name not in listings:
+            listings[name] = _deb_paths(next(iter(fetch_debs(session, [record]).values())))
+        return listings[name]
 
     def lookup(names: Sequence[str], paths: Sequence[str]) -> tuple[str, str | None] | None:
         for name in names:
             record = index.candidate(name)
             if record is None:
                 continue
-            if name not in listings:
-                deb = next(iter(fetch_debs(session, [record]).values()))
-                listings[name] = _deb_paths(deb)
-            for path in paths:
-                if path in listings[name]:
-                    return path, None if record.essential else record.name
+            direct = [alts[0].name for alts in (*record.pre_depends, *record.depends)]
+            for shipper in (name, *direct):
+                found = next((path for path in paths if path in ships(shipper)), None)
+                if found is not None:
+                    return found, None if record.essential else record.name
         return None
 
     return lookup

@@ -1,9 +1,10 @@
 """A Nix-style result/ tree → one bookworm arm64 deb that installs and runs; and the two refusals.
 
-The tree (tests/helpers/nixtree.py) holds a cross-compiled program, its private library, a copy of
-a library Debian ships (libz.so.1), a Nix glibc copy, a shebang script and a .desktop file naming
-/nix/store. Oracles: dpkg-shlibdeps on the repaired files for Depends, lintian for errors, apt in a
-fresh bookworm arm64 container for the install and the run (which prints Debian's zlib version).
+The tree (tests/helpers/nixtree.py) holds a cross-compiled program, its private library (which
+NEEDS a second private library), a copy of a library Debian ships (libz.so.1), a Nix glibc copy,
+a shebang script and a .desktop file naming /nix/store. Oracles: dpkg-shlibdeps on the repaired
+files for Depends, lintian for errors, apt in a fresh bookworm arm64 container for the install and
+the run (which prints Debian's zlib version).
 The static path (`--static` hello-ssl) is at the end.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tarfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -21,6 +22,7 @@ from debforge.dists import make_target
 from debforge.elf import read_elf
 from debforge.errors import ElfError
 from debforge.pipeline import PackageResult, package
+from debforge.pipeline.textfix import debian_lookup, fhs_candidates
 from debforge.recipe import LintianOverride, binary_recipe, load_recipe
 from debforge.recipe.prebuilt import with_static
 from debforge.report import NullReporter
@@ -73,8 +75,9 @@ def test_nix_tree_packages_installs_and_runs(
     shipped = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert shipped == [
         "etc/greet.conf", "usr/bin/greet", "usr/bin/greet-wrapper", "usr/lib/greet/libgreet.so.1",
-        "usr/share/applications/greet.desktop", "usr/share/doc/greet/changelog.Debian.gz",
-        "usr/share/doc/greet/copyright", "usr/share/lintian/overrides/greet",
+        "usr/lib/greet/libgreethelper.so.1", "usr/share/applications/greet.desktop",
+        "usr/share/doc/greet/changelog.Debian.gz", "usr/share/doc/greet/copyright",
+        "usr/share/lintian/overrides/greet",
     ]  # fmt: skip
     for path in shipped:
         assert b"/nix/store" not in (root / path).read_bytes(), path
@@ -86,7 +89,10 @@ def test_nix_tree_packages_installs_and_runs(
     files = [
         (root / "usr/bin/greet", "/usr/bin/greet"),
         (root / "usr/lib/greet/libgreet.so.1", "/usr/lib/greet/libgreet.so.1"),
+        (root / "usr/lib/greet/libgreethelper.so.1", "/usr/lib/greet/libgreethelper.so.1"),
     ]
+    # libgreet NEEDS the private libgreethelper: found through its own RUNPATH, beside it.
+    assert read_elf(root / "usr/lib/greet/libgreet.so.1").runpath == ("$ORIGIN",)
     expected = dpkg_shlibdeps(files, oracle_tree(["libc6", "zlib1g"]), tmp_path / "oracle")
     assert expected.startswith("libc6") and "zlib1g" in expected  # the tree's libz.so.1 is Debian's
     assert run(["dpkg-deb", "--field", deb, "Depends"]).text.strip() == result.depends == expected
@@ -101,6 +107,18 @@ def test_nix_tree_packages_installs_and_runs(
     assert failed == [] and report.leftovers == ()
 
 
+def test_debian_lookup_says_which_targets_join_depends(e2e_session: Session) -> None:
+    """The real lookup behind store-path rewriting: bash is Essential (no Depends), python3 is not."""
+    lookup = debian_lookup(e2e_session, TARGET)
+    assert lookup(("bash-interactive", "bash"), fhs_candidates(PurePosixPath("bin/bash"), "x")) == (
+        "/bin/bash",
+        None,
+    )
+    python = fhs_candidates(PurePosixPath("bin/python3"), TARGET.multiarch)
+    assert lookup(("python3",), python) == ("/usr/bin/python3", "python3")
+    assert lookup(("no-such-package-here",), python) is None
+
+
 def test_tree_needing_a_newer_glibc_is_refused(
     nix_tree: Path, e2e_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,7 +129,8 @@ def test_tree_needing_a_newer_glibc_is_refused(
     assert b"GLIBC_2.34\0" in data  # __libc_start_main@GLIBC_2.34; same length keeps the layout valid
     program.write_bytes(data.replace(b"GLIBC_2.34\0", b"GLIBC_2.38\0"))
     out = tmp_path / "out"
-    with pytest.raises(ElfError, match=r"greet needs GLIBC_2\.38 but bookworm provides GLIBC_2\.36") as info:
+    refusal = r"greet needs GLIBC_2\.38 \(for __libc_start_main\) but bookworm provides GLIBC_2\.36"
+    with pytest.raises(ElfError, match=refusal) as info:
         _package(e2e_session, tree, out, monkeypatch)
     assert "older glibc" in (info.value.hint or "") and "static" in (info.value.hint or "")
     assert not out.exists() or not any(out.iterdir())
@@ -150,13 +169,23 @@ def test_cli_packages_a_tarball_of_result(nix_tree: Path, e2e_cache: Cache, tmp_
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Without bullseye-security: this machine's mirror lists its arm64 packages but answers 404 for
+# their .deb files (seen 2026-12-01; tests/e2e/test_toolchain_dist_e2e.py has the same workaround).
+BULLSEYE_ARM64 = dataclasses.replace(
+    make_target("bullseye", "arm64"),
+    suites=tuple(s for s in make_target("bullseye", "arm64").suites if s.name != "bullseye-security"),
+)
+
+
 def test_static_hello_ssl_has_no_depends_and_carries_its_openssl(
     e2e_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`--static` hello-ssl for bookworm arm64: no NEEDED, no Depends; it installs and prints bookworm's
-    OpenSSL 3.0 on bookworm and on trixie (whose own libssl is 3.5), so the library is its own."""
+    """`--static` hello-ssl, built once for bookworm arm64: no NEEDED, no Depends, lintian-clean; it
+    installs and prints bookworm's OpenSSL 3.0 on bullseye (whose libssl is 1.1), bookworm and
+    trixie (whose own libssl is 3.5), so the library is its own."""
     require_docker()
     require_tool("dpkg-deb")
+    require_tool("lintian")
     recipe = with_static(load_recipe(ROOT / "recipes/hello-ssl", arch="arm64", reporter=NullReporter()))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     result = package(e2e_session, recipe, TARGET, out=tmp_path / "out")
@@ -166,7 +195,9 @@ def test_static_hello_ssl_has_no_depends_and_carries_its_openssl(
     run(["dpkg-deb", "-x", deb, tmp_path / "root"])
     info = read_elf(tmp_path / "root/usr/bin/hello-ssl")
     assert (info.needed, info.interpreter) == ((), None)
-    for target in (TARGET, make_target("trixie", "arm64")):
+    lintian = run(["lintian", "--no-cfg", "--allow-root", deb], check=False).text
+    assert [line for line in lintian.splitlines() if line.startswith("E:")] == [], lintian
+    for target in (BULLSEYE_ARM64, TARGET, make_target("trixie", "arm64")):
         report = check_install(e2e_session, [deb], target, run="hello-ssl", expect="OpenSSL 3.0.")
         failed = [(step.name, step.detail, step.output_tail) for step in report.steps if not step.ok]
         assert failed == [], target.dist

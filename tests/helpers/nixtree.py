@@ -1,7 +1,8 @@
 """A Nix-style `result/` tree built from the project's own C sources, as pkgsCross leaves one.
 
-A program, a private shared library and a stand-in for nixpkgs' zlib are cross-compiled for
-arm64, then patchelf points their loader and RPATHs into /nix/store, where a Nix build puts them.
+A program, a private shared library (which NEEDS a second private library) and a stand-in for
+nixpkgs' zlib are cross-compiled for arm64, then patchelf points their loader and RPATHs into
+/nix/store, where a Nix build puts them.
 The tree also carries a shebang script, a .desktop file and a config file naming store paths, a
 Nix glibc copy, and the build-time files (headers, pkg-config, nix-support) a runtime package
 leaves out.
@@ -21,7 +22,16 @@ NIX_LD = f"{GLIBC}/lib/ld-linux-aarch64.so.1"
 CFLAGS = ("-O2", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong", "-Wl,-z,relro,-z,now")
 CC = "aarch64-linux-gnu-gcc"
 
-LIB_C = 'const char *greet(void) { return "hello from libgreet"; }\n'
+# libgreet gets its words from a second private library: a private library that NEEDS another.
+# Each calls libc (getenv), as a real library does: lintian's library-not-linked-against-libc.
+LIB_C = (
+    "#include <stdlib.h>\nconst char *greet_words(void);\n"
+    'const char *greet(void) { return getenv("GREET_QUIET") ? "" : greet_words(); }\n'
+)
+HELPER_C = (
+    "#include <stdlib.h>\n"
+    'const char *greet_words(void) { return getenv("GREET_SHH") ? "shh" : "hello from libgreet"; }\n'
+)
 ZLIB_C = 'const char *zlibVersion(void) { return "nix zlib"; }\n'
 MAIN_C = (
     "#include <stdio.h>\nconst char *greet(void);\nconst char *zlibVersion(void);\n"
@@ -42,8 +52,14 @@ def make_nix_tree(root: Path, *, with_library: bool = True) -> Path:
         (root / sub).mkdir(parents=True)
     (src / "greet.c").write_text(LIB_C)
     (src / "main.c").write_text(MAIN_C)
+    (src / "helper.c").write_text(HELPER_C)
+    helper = root / "lib/libgreethelper.so.1"
+    run([CC, *CFLAGS, "-fPIC", "-shared", "-Wl,-soname,libgreethelper.so.1", "-o", helper, src / "helper.c"])
+    run(["aarch64-linux-gnu-strip", "--strip-unneeded", "--remove-section=.comment", helper])
+    run(["patchelf", "--set-rpath", f"{GLIBC}/lib", helper])
     lib = root / "lib/libgreet.so.1.0.0"
-    run([CC, *CFLAGS, "-fPIC", "-shared", "-Wl,-soname,libgreet.so.1", "-o", lib, src / "greet.c"])
+    link = [helper]  # by path: ld records its SONAME as NEEDED
+    run([CC, *CFLAGS, "-fPIC", "-shared", "-Wl,-soname,libgreet.so.1", "-o", lib, src / "greet.c", *link])
     (root / "lib/libgreet.so.1").symlink_to("libgreet.so.1.0.0")
     (root / "lib/libgreet.so").symlink_to("libgreet.so.1")
     # nixpkgs' zlib in the closure: Debian ships the soname (zlib1g), so Debian's copy is used.
@@ -53,12 +69,13 @@ def make_nix_tree(root: Path, *, with_library: bool = True) -> Path:
     run(["patchelf", "--set-rpath", f"{GLIBC}/lib", zlib])
     (root / "lib/libz.so").symlink_to("libz.so.1")
     program = root / "bin/greet"
-    run([CC, *CFLAGS, "-o", program, src / "main.c", f"-L{root / 'lib'}", "-lgreet", "-lz"])
+    libdir = [f"-L{root / 'lib'}", f"-Wl,-rpath-link,{root / 'lib'}"]  # libgreet's NEEDED, at link time
+    run([CC, *CFLAGS, "-o", program, src / "main.c", *libdir, "-lgreet", "-lz"])
     # Nix's stdenv strips what it installs (and so does dh_strip), before patchelf moves anything.
     run(["aarch64-linux-gnu-strip", "--remove-section=.comment", "--remove-section=.note", program])
     run(["aarch64-linux-gnu-strip", "--strip-unneeded", "--remove-section=.comment", lib])
     run(["patchelf", "--set-interpreter", NIX_LD, "--set-rpath", f"{GLIBC}/lib:{SELF}/lib", program])
-    run(["patchelf", "--set-rpath", f"{GLIBC}/lib", lib])
+    run(["patchelf", "--set-rpath", f"{GLIBC}/lib:{SELF}/lib", lib])
     # A copy of Nix's glibc next to it (a buildEnv can bring one): never to be shipped.
     (src / "fakec.c").write_text("int nix_libc_marker;\n")
     run(
