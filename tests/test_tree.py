@@ -313,7 +313,7 @@ def test_a_static_build_overrides_lintians_statically_linked_binary() -> None:
 def test_static_is_refused_for_a_prebuilt_tree(nix_tree: Path) -> None:
     tree = binary_recipe([nix_tree], name="greet", version="1.0", maintainer="J <j@example.org>")
     with pytest.raises(
-        RecipeError, match=r"--static builds Rust \(kind cargo\) projects; .* is of kind 'tree'"
+        RecipeError, match=r"--static builds Rust \(kind cargo\) and C projects; .* is of kind 'tree'"
     ):
         with_static(tree)
 

@@ -23,6 +23,7 @@ from debforge.builder import crossfiles
 from debforge.builder.cargo import depends_requests
 from debforge.builder.crossfiles import CrossPaths
 from debforge.builder.staging import collect_stage
+from debforge.builder.static import check_static
 from debforge.builder.toolchain import EMULATED_TIMEOUT, build_depends_sysroot, builder_image
 from debforge.cache import atomic_write_bytes, key
 from debforge.dists import Target
@@ -49,6 +50,10 @@ _MARKER = f"{BUILD_DIR}/.debforge-started"
 # The builder's own scratch places; anything else newer than the marker was written by the build.
 _PRUNED = (_IN, "/proc", "/sys", "/dev", "/tmp", "/run", "/var/tmp")  # noqa: S108 - paths in the container, not temp files
 _LOG_LINES = 40
+_STATIC_HINT = (
+    "a library was linked as a shared one: make sure its static archive (.a, in its -dev package) is in "
+    "[build] build-depends and the build system asks pkg-config --static / $LDFLAGS"
+)
 # pkg-config (pkgconf), CMake's FindPkgConfig and Meson, when a module's .pc file is missing.
 _MISSING_PC = (
     re.compile(r"Package '?([\w.+-]+)'?,? (?:was not found in the pkg-config search path|.*not found)"),
@@ -101,6 +106,8 @@ def build_c(session: Session, recipe: Recipe, target: Target, *, toolchain: str,
     if done.returncode != 0:
         raise failure(what, spec, recipe.recipe_file, done.returncode, done.text + log)
     staged = collect_stage(work / "stage", what=what, keep_dev_files=spec.keep_dev_files)
+    if spec.static:
+        check_static(staged.files, hint=_STATIC_HINT)
     if staged.dropped:
         session.reporter.info(f"left out development files: {', '.join(staged.dropped)}")
     pairs = [line.split("\t", 1) for line in done.text.splitlines() if line.startswith("cc\t")]
@@ -134,7 +141,10 @@ def _container(
 
 
 def _env(spec: CBuild, target: Target, build: str, paths: CrossPaths) -> tuple[tuple[str, str], ...]:
-    env = {**crossfiles.cross_env(target, paths, spec.env, build=build), "HOME": BUILD_DIR}
+    env = {
+        **crossfiles.cross_env(target, paths, spec.env, build=build, static=spec.static),
+        "HOME": BUILD_DIR,
+    }
     return tuple(sorted(env.items()))
 
 
@@ -164,11 +174,12 @@ def _prepare(session: Session, spec: CBuild, target: Target, paths: CrossPaths, 
     shutil.copytree(spec.source, work / "src", symlinks=True)
     cross = work / "cross"
     cross.mkdir(exist_ok=True)
+    pkg_config = crossfiles.pkg_config_wrapper(target, paths, static=spec.static)
     files = {
         "toolchain.cmake": (crossfiles.cmake_toolchain(target, paths), 0o644),
         "cross.ini": (crossfiles.meson_cross_file(target, paths), 0o644),
-        "pkg-config": (crossfiles.pkg_config_wrapper(target, paths), 0o755),
-        f"{target.gnu_triplet}-pkg-config": (crossfiles.pkg_config_wrapper(target, paths), 0o755),
+        "pkg-config": (pkg_config, 0o755),
+        f"{target.gnu_triplet}-pkg-config": (pkg_config, 0o755),
         "emulator": (crossfiles.emulator_wrapper(paths), 0o755),
     }
     for name, (text, mode) in files.items():
@@ -268,7 +279,7 @@ def _autotools(step: _Step) -> list[str]:
 
 
 def _make(step: _Step) -> list[str]:
-    variables = crossfiles.make_variables(step.target, step.paths)
+    variables = crossfiles.make_variables(step.target, step.paths, static=step.spec.static)
     # Later command-line assignments win in make, so the recipe's own arguments come last.
     return [
         shlex.join(["make", _jobs(), *variables, *step.make]),
@@ -300,7 +311,7 @@ def _meson(step: _Step) -> list[str]:
         "meson",
         "setup",
         BUILD_DIR,
-        *crossfiles.meson_args(step.target, step.paths),
+        *crossfiles.meson_args(step.target, step.paths, static=step.spec.static),
         *step.configure,
     ]
     install = [

@@ -72,10 +72,11 @@ def compilers(target: Target, paths: CrossPaths) -> dict[str, str]:
 
 
 def cross_env(
-    target: Target, paths: CrossPaths, extra: Sequence[tuple[str, str]], *, build: str
+    target: Target, paths: CrossPaths, extra: Sequence[tuple[str, str]], *, build: str, static: bool = False
 ) -> dict[str, str]:
-    """The environment of every C build step: compilers, dpkg-buildflags, DEB_HOST_*, then the recipe's."""
-    return {
+    """The environment of every C build step: compilers, dpkg-buildflags, DEB_HOST_*, then the recipe's;
+    a static build links with -static after the recipe's own LDFLAGS (configure, CMake and script read it)."""
+    env = {
         **compilers(target, paths),
         **dict(BUILD_FLAGS),
         "DEB_HOST_GNU_TYPE": target.gnu_triplet, "DEB_HOST_MULTIARCH": target.multiarch,
@@ -84,6 +85,9 @@ def cross_env(
         "PATH": f"{paths.cross}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         **{name: expand_destdir(value, paths.stage) for name, value in extra},
     }  # fmt: skip
+    if static:
+        env["LDFLAGS"] = f"{env.get('LDFLAGS', '')} -static".strip()
+    return env
 
 
 def expand_destdir(value: str, stage: str) -> str:
@@ -97,14 +101,15 @@ def expand_destdir(value: str, stage: str) -> str:
     return value
 
 
-def make_variables(target: Target, paths: CrossPaths) -> list[str]:
+def make_variables(target: Target, paths: CrossPaths, *, static: bool = False) -> list[str]:
     """Make command-line variables, as dh_auto_build passes them when cross-building.
 
     A variable in the environment loses to a Makefile's own `CC = gcc`; one on the command line
-    wins, so the binary cannot silently come out for the build machine.
+    wins, so the binary cannot silently come out for the build machine (nor, static, dynamically linked).
     """
     tools = compilers(target, paths)
-    return [f"{name}={tools[name]}" for name in ("CC", "CXX", "AR", "RANLIB", "STRIP", "PKG_CONFIG")]
+    names = ("CC", "CXX", "AR", "RANLIB", "STRIP", "PKG_CONFIG")
+    return [f"{name}={tools[name]}" for name in names] + (["LDFLAGS=-static"] if static else [])
 
 
 def autotools_args(target: Target, build: str) -> list[str]:
@@ -130,12 +135,13 @@ def cmake_args(target: Target, paths: CrossPaths) -> list[str]:
     ]  # fmt: skip
 
 
-def meson_args(target: Target, paths: CrossPaths) -> list[str]:
-    """dh_auto_configure's meson options (debhelper 13), with debforge's cross file."""
+def meson_args(target: Target, paths: CrossPaths, *, static: bool = False) -> list[str]:
+    """dh_auto_configure's meson options (debhelper 13), with debforge's cross file; static, meson's
+    dependency() then picks the .a of each library (prefer_static, meson >= 0.63; bookworm has 1.0)."""
     return [
         f"--cross-file={paths.cross}/cross.ini", "--prefix=/usr", "--sysconfdir=/etc",
         "--localstatedir=/var", f"--libdir=lib/{target.multiarch}", "--buildtype=plain",
-        "--wrap-mode=nodownload",
+        "--wrap-mode=nodownload", *(["-Dprefer_static=true"] if static else []),
     ]  # fmt: skip
 
 
@@ -208,10 +214,11 @@ def pkg_config_libdir(target: Target, paths: CrossPaths) -> str:
     return f"{root}/usr/lib/{target.multiarch}/pkgconfig:{root}/usr/share/pkgconfig"
 
 
-def pkg_config_wrapper(target: Target, paths: CrossPaths) -> str:
+def pkg_config_wrapper(target: Target, paths: CrossPaths, *, static: bool = False) -> str:
     """`<cross>/pkg-config`: the host's pkgconf reading only the target's .pc files, sysroot-prefixed.
 
-    bookworm's pkgconf:amd64 installs no `<triplet>-pkg-config` (cross-build-notes S7).
+    bookworm's pkgconf:amd64 installs no `<triplet>-pkg-config` (cross-build-notes S7). Static, every
+    call gets --static, so --libs includes Libs.private: a static link needs the libraries' own deps.
     """
     return (
         "#!/bin/sh\n# Written by debforge: pkg-config for the target sysroot.\n"
@@ -223,7 +230,7 @@ def pkg_config_wrapper(target: Target, paths: CrossPaths) -> str:
         + f"PKG_CONFIG_LIBDIR={shlex.quote(pkg_config_libdir(target, paths))}\n"
         "export PKG_CONFIG_LIBDIR\nunset PKG_CONFIG_PATH\n"
         # By absolute path: the cross dir is first on PATH, so `pkg-config` is this wrapper itself.
-        'exec /usr/bin/pkg-config "$@"\n'
+         + ('exec /usr/bin/pkg-config --static "$@"\n' if static else 'exec /usr/bin/pkg-config "$@"\n')
     )
 
 

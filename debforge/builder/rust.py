@@ -38,6 +38,7 @@ from debforge.builder.cargo import (
     static_rustflags,
     strip_lines,
 )
+from debforge.builder.static import check_static
 from debforge.builder.toolchain import (
     EMULATED_TIMEOUT,
     HostRust,
@@ -179,16 +180,12 @@ def build_cargo(session: Session, recipe: Recipe, target: Target, *, toolchain: 
 
 def _check_static(job: _Job, built: Built) -> Built:
     """A static build must leave no NEEDED library and no loader: else a library was linked as a dylib."""
-    from debforge.elf import read_elf  # noqa: PLC0415 - pyelftools only for this check
-
-    for name, path in built.files if job.spec.static else ():
-        info = read_elf(path)
-        if info.needed or info.interpreter is not None:
-            raise BuildError(
-                f"the static build of {name} still needs {', '.join(info.needed) or str(info.interpreter)}",
-                hint="a build script linked it as a shared library: emit cargo:rustc-link-lib=static=NAME "
-                "when PKG_CONFIG_ALL_STATIC is set (as the pkg-config crate does)",
-            )
+    if job.spec.static:
+        check_static(
+            built.files,
+            hint="a build script linked it as a shared library: emit cargo:rustc-link-lib=static=NAME "
+            "when PKG_CONFIG_ALL_STATIC is set (as the pkg-config crate does)",
+        )
     return built
 
 

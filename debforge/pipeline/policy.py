@@ -21,6 +21,7 @@ from debforge.recipe import (
     AUTO,
     BinaryBuild,
     CargoBuild,
+    CBuild,
     LintianOverride,
     MaintainerScript,
     Recipe,
@@ -286,7 +287,7 @@ STATIC_BINARY_OVERRIDE = LintianOverride(
 
 def generated_overrides(recipe: Recipe) -> tuple[LintianOverride, ...]:
     """The overrides debforge's own choices call for: its generated changelog, a static build."""
-    static = isinstance(recipe.build, CargoBuild) and recipe.build.static
+    static = isinstance(recipe.build, CargoBuild | CBuild) and recipe.build.static
     return (
         *(() if recipe.changelog else (GENERATED_CHANGELOG_OVERRIDE,)),
         *((STATIC_BINARY_OVERRIDE,) if static else ()),

@@ -42,6 +42,7 @@ def c_build(table: Table, kind: CKind, source_dir: Path, arch: str) -> CBuild:
         env=_env(table),
         script=script,
         keep_dev_files=table.boolean("keep-dev-files", False),
+        static=table.boolean("static", False),
     )
 
 

@@ -180,6 +180,7 @@ class CBuild:
     env: tuple[tuple[str, str], ...] = ()
     script: tuple[str, ...] = ()  # kind script: shell commands run with the cross environment
     keep_dev_files: bool = False  # keep headers, .a, .la, .pc and unversioned .so links
+    static: bool = False  # `[build] static` / --static: -static, pkg-config --static, meson prefer_static
     dbgsym: bool = False
     separate_debug_symbols: bool = False
     compress_debug_symbols: bool | None = None

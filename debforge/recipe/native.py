@@ -177,9 +177,10 @@ def _extended(pkg: Table, base: Path) -> str | None:
 def _build(table: Table, cargo: CargoManifest | None, source_dir: Path, arch: str) -> BuildSpec:
     """The [build] table, with defaults from Cargo.toml."""
     kind = table.required("kind", "cargo" if cargo else None)
-    for cargo_only in ("static", "toolchain-dist"):
-        if table.has(cargo_only) and kind != "cargo":
-            raise table.error(cargo_only, f"'{cargo_only}' is for kind 'cargo' only, not '{kind}'")
+    if table.has("toolchain-dist") and kind != "cargo":
+        raise table.error("toolchain-dist", f"'toolchain-dist' is for kind 'cargo' only, not '{kind}'")
+    if table.has("static") and kind in ("binary", "tree"):  # prebuilt: linked already
+        raise table.error("static", f"'static' is for kinds that compile (cargo and C), not '{kind}'")
     ckind = c_kind(kind)
     if ckind is not None:
         return c_build(table, ckind, source_dir, arch)

@@ -21,6 +21,7 @@ from debforge.recipe.model import (
     BinaryBuild,
     BuiltSource,
     CargoBuild,
+    CBuild,
     Recipe,
     RelationFields,
     TreeBuild,
@@ -101,11 +102,11 @@ def tree_build(table: Table, base: Path) -> TreeBuild:
 
 
 def with_static(recipe: Recipe) -> Recipe:
-    """`--static`: the recipe's Rust build made static (`[build] static = true`)."""
-    if not isinstance(recipe.build, CargoBuild):
+    """`--static`: the recipe's Rust or C build made static (`[build] static = true`)."""
+    if not isinstance(recipe.build, CargoBuild | CBuild):
         raise RecipeError(
-            f"--static builds Rust (kind cargo) projects; {display(recipe.recipe_file)} is of kind "
-            f"'{recipe.build.kind}'"
+            f"--static builds Rust (kind cargo) and C projects; {display(recipe.recipe_file)} is of kind "
+            f"'{recipe.build.kind}', which is linked already"
         )
     return dataclasses.replace(recipe, build=dataclasses.replace(recipe.build, static=True))
 

@@ -226,3 +226,32 @@ def test_emulate_builds_natively_in_a_target_container(
     assert names == ["usr/bin/tree", "usr/share/man/man1/tree.1.gz"]
     info = read_elf(artifacts.get("usr/bin/tree").source)
     assert info.deb_arch == "arm64"
+
+
+def test_a_static_build_needs_no_library_and_runs(
+    e2e_session: Session, e2e_cache: Cache, bookworm_arm64: Target, tmp_path: Path
+) -> None:
+    """`[build] static = true` for kind make: tree links with -static against the sysroot's libc.a,
+    so its ELF has no loader and no NEEDED, the deb no libc6 Depends, and it still runs (QEMU)."""
+    require_docker()
+    require_tool("lintian")
+    project = _project(e2e_session, "tree", tmp_path)
+    toml = project / "debforge.toml"
+    toml.write_text(toml.read_text().replace('kind = "make"\n', 'kind = "make"\nstatic = true\n'))
+    recipe = load_recipe(project, arch="arm64", reporter=NullReporter())
+    deb = package(e2e_session, recipe, bookworm_arm64, out=tmp_path / "out").package.path
+    run(["dpkg-deb", "-x", deb, tmp_path / "root"])
+    info = read_elf(tmp_path / "root/usr/bin/tree")
+    assert (info.deb_arch, info.interpreter, info.needed) == ("arm64", None, ())
+    print(f"Depends of the static tree: {_field(deb, 'Depends')!r}")
+    assert "libc6" not in _package_names(_field(deb, "Depends"))
+    overrides = (tmp_path / "root/usr/share/lintian/overrides/tree").read_text()
+    assert "tree: statically-linked-binary\n" in overrides
+    done = run(["lintian", "--no-cfg", "--allow-root", "--display-info", deb], check=False)
+    output = done.text + done.stderr.decode("utf-8", "replace")
+    print(f"lintian {deb.name}:\n{output or '(no output)'}")
+    assert [line for line in output.splitlines() if line.startswith("E:")] == [], output
+    report = testinstall.check_install(
+        Session(cache=e2e_cache), [deb], bookworm_arm64, run="tree --version", expect="tree v2.1.0"
+    )
+    assert report.ok, report.to_json()
