@@ -54,6 +54,7 @@ class Session:
         ttl: float = DEFAULT_TTL,
         retry: RetryPolicy = DEFAULT_RETRY,
         keep: bool = False,
+        check_valid_until: bool = True,
     ) -> None:
         self.cache = cache
         self.reporter: Reporter = reporter or NullReporter()
@@ -61,6 +62,9 @@ class Session:
         self.ttl = ttl
         self.retry = retry
         self.keep = keep  # leave containers behind for inspection (`--keep`)
+        # apt's Acquire::Check-Valid-Until: off only for frozen mirrors (snapshot.debian.org), whose
+        # InRelease outlives its Valid-Until; then an expired Release is used with a warning.
+        self.check_valid_until = check_valid_until
         self._http: requests.Session | None = None
         self._docker: docker.DockerClient | None = None
         self._workspace: Path | None = None

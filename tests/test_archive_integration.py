@@ -214,6 +214,25 @@ def test_expired_valid_until_is_rejected(key: GpgKey, tmp_path: Path, cache: Cac
     assert_consistent(cache)
 
 
+def test_no_check_valid_until_uses_an_expired_release_with_a_warning(
+    key: GpgKey, tmp_path: Path, cache: Cache
+) -> None:
+    """apt's Acquire::Check-Valid-Until=false, for frozen mirrors: used, warned, and again offline."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    stale = build_repo(tmp_path / "stale", PACKAGES[:1], key=key, valid_until=past)
+    warned = Recording()
+    with serve(stale.root) as server:
+        target = stale.target(server.url)
+        with Session(cache=cache, reporter=warned, retry=FAST, check_valid_until=False) as session:
+            assert fetch_index(session, target).candidate("libfoo1") is not None
+        with Session(cache=cache, offline=True, check_valid_until=False) as session:
+            assert fetch_index(session, target).candidate("libfoo1") is not None
+        with pytest.raises(SignatureError, match=r"expired on"), Session(cache=cache, offline=True) as again:
+            fetch_index(again, target)  # the check is per run: the next run without the flag refuses
+    assert warned.warnings and all("used anyway (--no-check-valid-until)" in w for w in warned.warnings)
+    assert_consistent(cache)
+
+
 def test_without_by_hash_the_plain_paths_are_used(key: GpgKey, tmp_path: Path, cache: Cache) -> None:
     plain = build_repo(tmp_path / "plain", PACKAGES[:1], key=key, by_hash=False)
     with serve(plain.root) as server:

@@ -31,6 +31,20 @@ def test_pairs_are_dist_major_and_every_pair_is_checked_first() -> None:
     assert caught.value.hint == "riscv64 is in trixie, forky, sid"
 
 
+def test_explicit_pairs_stand_alone_beside_crossed_dists() -> None:
+    pairs = matrix_pairs(("bullseye/arm64", "trixie", "bookworm/s390x", "trixie/armhf"), ("armhf", "riscv64"))
+    assert [p.name for p in pairs] == ["bullseye-arm64", "trixie-armhf", "trixie-riscv64", "bookworm-s390x"]
+    with pytest.raises(TargetError, match="bullseye has no architecture 'riscv64'"):
+        matrix_pairs(("bullseye/riscv64",), ("arm64",))
+
+
+def test_cli_a_lone_dist_slash_arch_is_one_pair_not_a_matrix(tmp_path: Path) -> None:
+    done = run_debforge("show", "hello", "--dist", "bullseye/riscv64", "--offline", cache=tmp_path / "c")
+    assert done.returncode == 1 and "error: bullseye has no architecture 'riscv64'" in done.stderr
+    done = run_debforge("show", "hello", "--dist", "trixie/riscv64", "--offline", cache=tmp_path / "c")
+    assert done.returncode == 1 and "trixie InRelease" in done.stderr and "--offline" in done.stderr
+
+
 def test_lists_split_on_commas_and_drop_repeats() -> None:
     assert split_list(" trixie,bookworm ,trixie", "--dist") == ("trixie", "bookworm")
     with pytest.raises(UsageError, match="--arch names no value"):

@@ -130,9 +130,10 @@ def suite_state(session: Session, suite: Suite, keyring: Path, *, refresh: bool)
                 f"{what} is not in the cache and --offline forbids downloading it",
                 hint="run `debforge update` once without --offline",
             )
-        _reject_expired(state, what, now)
+        _reject_expired(session, state, what, now)
         return state
-    if state is not None and not refresh and now - state.checked < session.ttl and not state.expired(now):
+    fresh = now - state.checked < session.ttl if state is not None else False
+    if state is not None and not refresh and fresh and not _expired(session, state, now):
         return state
     try:
         with reporter.step(f"Checking {suite.name}"):
@@ -141,19 +142,29 @@ def suite_state(session: Session, suite: Suite, keyring: Path, *, refresh: bool)
     except FetchError as exc:
         # The mirror is unreachable: a cached index within its Valid-Until stays usable (with a
         # warning), except on an explicit refresh (`debforge update`), which must report it.
-        if state is None or refresh or state.expired(now):
+        if state is None or refresh or _expired(session, state, now):
             raise
         reporter.warning(f"{exc}; using the cached index checked {age_text(now - state.checked)} ago")
         return state
 
 
-def _reject_expired(state: SuiteState, what: str, now: float) -> None:
-    if state.expired(now):
-        until = dt.datetime.fromtimestamp(state.valid_until or 0, dt.UTC)
-        raise SignatureError(
-            f"{what} expired on {until:%Y-%m-%d %H:%M} UTC (Valid-Until)",
-            hint="run `debforge update` online; if that fails too the mirror is stale: use another --mirror",
-        )
+def _expired(session: Session, state: SuiteState, now: float) -> bool:
+    return session.check_valid_until and state.expired(now)
+
+
+def _reject_expired(session: Session, state: SuiteState, what: str, now: float) -> None:
+    if not state.expired(now):
+        return
+    until = dt.datetime.fromtimestamp(state.valid_until or 0, dt.UTC)
+    sentence = f"{what} expired on {until:%Y-%m-%d %H:%M} UTC (Valid-Until)"
+    if not session.check_valid_until:
+        session.reporter.warning(f"{sentence}; used anyway (--no-check-valid-until)")
+        return
+    raise SignatureError(
+        sentence,
+        hint="run `debforge update` online; if that fails too the mirror is stale: use another --mirror, "
+        "or --no-check-valid-until for a frozen one (snapshot.debian.org)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,33 +190,33 @@ def _refresh_state(session: Session, asked: _Asked, state: SuiteState | None) ->
         got = fetch(session.http(), asked.url, tmp, headers=headers, retry=session.retry)
         if got.not_modified and state is not None:
             state = replace(state, checked=now)
-            _reject_expired(state, asked.what, now)
+            _reject_expired(session, state, asked.what, now)
             _save_state(cache, state)
             return state
-        return _adopt_inrelease(cache, asked, path=tmp, got=got)
+        return _adopt_inrelease(session, asked, path=tmp, got=got)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _adopt_inrelease(cache: Cache, asked: _Asked, *, path: Path, got: Fetched) -> SuiteState:
+def _adopt_inrelease(session: Session, asked: _Asked, *, path: Path, got: Fetched) -> SuiteState:
     # Imported here: gpgv (run.py, subprocess) is only needed when an InRelease really changed.
-    from debforge.archive.release import check_valid_until, parse_release, verify_inrelease  # noqa: PLC0415
+    from debforge.archive.release import parse_release, verify_inrelease  # noqa: PLC0415
 
-    suite, url, what, now = asked.suite, asked.url, asked.what, asked.now
+    cache, suite, url, what, now = session.cache, asked.suite, asked.url, asked.what, asked.now
     text = verify_inrelease(path, asked.keyring, what=what)
     release = parse_release(text)
-    check_valid_until(release, what=what)
     if suite not in (release.suite, release.codename):
         # apt warns on this; a signed Release of another suite is a replay, so refuse it.
         raise SignatureError(f"{what} is signed but describes suite {release.suite or release.codename!r}")
     text_sha = hashlib.sha256(text.encode()).hexdigest()
-    atomic_write_bytes(cache.blob(text_sha), text.encode())
-    cache.put_blob(got.sha256, path)
     state = SuiteState(
         url=url, inrelease=got.sha256, release=text_sha, checked=now,
         valid_until=release.valid_until.timestamp() if release.valid_until else None,
         etag=got.etag, last_modified=got.last_modified,
     )  # fmt: skip
+    _reject_expired(session, state, what, now)  # apt's replay protection, before anything is kept
+    atomic_write_bytes(cache.blob(text_sha), text.encode())
+    cache.put_blob(got.sha256, path)
     _save_state(cache, state)
     return state
 

@@ -109,13 +109,3 @@ def verify_inrelease(inrelease: Path, keyring: Path, *, what: str) -> str:
                 hint="the file is unsigned, tampered with or signed by another key; check --keyring/--mirror",
             ) from exc
         return out.read_text(encoding="utf-8", errors="replace")
-
-
-def check_valid_until(release: Release, *, what: str, now: dt.datetime | None = None) -> None:
-    """Reject a Release whose Valid-Until has passed (apt does the same: replay protection)."""
-    now = now or dt.datetime.now(dt.UTC)
-    if release.valid_until is not None and release.valid_until < now:
-        raise SignatureError(
-            f"{what} expired on {release.valid_until:%Y-%m-%d %H:%M} UTC (Valid-Until)",
-            hint="the mirror is stale or replaying old data; run `debforge update` or use another --mirror",
-        )

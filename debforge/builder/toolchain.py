@@ -53,7 +53,28 @@ def knows(index: PackageIndex) -> Callable[[str], bool]:
 def builder_image(session: Session, target: Target) -> container.Image:
     """The Rust cross builder for `target` (images/builder: host arch, same dist, gcc-<triplet>)."""
     with session.reporter.step(f"Builder image for {target.dist}/{target.arch}"):
-        return container.build_image(session, target, definition="builder")
+        pins = _rust_pins(session, target)
+        return container.build_image(session, target, definition="builder", packages=pins)
+
+
+def _rust_pins(session: Session, target: Target) -> tuple[str, ...]:
+    """`rustc=V` and `cargo=V` when the target's std exists only in an older version than the candidate
+    rustc (apt's `name=version`: the candidate for the whole resolution); else nothing to pin."""
+    version = container.rust_toolchain_version(session, target)
+    candidate = fetch_index(session, container.host_target(target)).candidate(_builder_rust(target)[0])
+    if candidate is not None and candidate.version == version:
+        return ()
+    return tuple(f"{name}={version}" for name in _builder_rust(target))
+
+
+def _builder_rust(target: Target) -> tuple[str, ...]:
+    """The builder's rustc and cargo packages for the dist (rustc first)."""
+    builder = container.load_definition("builder", target)
+    rustc = builder.extras.get("rustc")
+    cargo = [p for p in builder.packages if p.startswith("cargo")]
+    if rustc is None or not cargo:
+        raise BuildError(f"images/builder/image.toml names no Rust toolchain for {target.dist}")
+    return (rustc, *cargo)
 
 
 def target_std(session: Session, target: Target) -> Path:
@@ -138,11 +159,7 @@ def _numbers(version: str) -> tuple[int, ...]:
 
 def native_toolchain(target: Target) -> tuple[str, ...]:
     """The builder's Rust packages (rustc-web, cargo-web on bookworm), for a native target image."""
-    builder = container.load_definition("builder", target)
-    rust_packages = tuple(p for p in builder.packages if p.startswith(("rustc", "cargo")))
-    if builder.extras.get("rustc") not in rust_packages:
-        raise BuildError(f"images/builder/image.toml names no Rust toolchain for {target.dist}")
-    return rust_packages
+    return _builder_rust(target)
 
 
 # --------------------------------------------------------------------------- --toolchain host

@@ -200,7 +200,10 @@ def doctor(json_out: Json = False, *, opts: TargetOptions) -> None:
 
     target = opts.target()
     cache = Cache(opts.cache_dir or default_cache_dir())  # probed by the check, never created
-    with Session(cache=cache, reporter=reporter(), offline=opts.offline, ttl=opts.ttl) as session:
+    with Session(
+        cache=cache, reporter=reporter(), offline=opts.offline, ttl=opts.ttl,
+        check_valid_until=opts.check_valid_until,
+    ) as session:  # fmt: skip
         checks = check_environment(session, target)
     if json_out:
         print_json([c.to_json() for c in checks])

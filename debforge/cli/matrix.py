@@ -25,10 +25,12 @@ Jobs = Annotated[
 
 
 def is_matrix(opts: TargetOptions) -> bool:
-    """--dist or --arch (or DEBFORGE_DIST/DEBFORGE_ARCH) lists more than one value."""
+    """--dist or --arch (or DEBFORGE_DIST/DEBFORGE_ARCH) lists more than one value (a lone DIST/ARCH
+    is split into both by the options)."""
     from debforge.pipeline.matrix import split_list
 
-    return len(split_list(opts.dist, "--dist")) * len(split_list(opts.arch, "--arch")) > 1
+    dists = split_list(opts.dist, "--dist")
+    return len(dists) > 1 or len(split_list(opts.arch, "--arch")) > 1
 
 
 def pair_options(opts: TargetOptions) -> dict[Pair, TargetOptions]:

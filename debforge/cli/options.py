@@ -31,7 +31,8 @@ Dist = Annotated[
         envvar="DEBFORGE_DIST",
         rich_help_panel=_TARGET,
         help=f"Debian release to build for: {', '.join(supported_dists())} "
-        "(package, test-install: a comma list builds a matrix).",
+        "(package, test-install: a comma list builds a matrix with every --arch; DIST/ARCH is one "
+        "pair alone, as a CI matrix's include:).",
     ),
 ]
 Arch = Annotated[
@@ -93,6 +94,16 @@ Offline = Annotated[
 Ttl = Annotated[
     float, typer.Option("--ttl", rich_help_panel=_TARGET, help="Seconds cached indexes count as fresh.")
 ]
+CheckValidUntil = Annotated[
+    bool,
+    typer.Option(
+        "--check-valid-until/--no-check-valid-until",
+        rich_help_panel=_TARGET,
+        help="Refuse an InRelease past its Valid-Until, as apt does; --no-check-valid-until (apt's "
+        "Acquire::Check-Valid-Until=false) uses it with a warning, for frozen mirrors such as "
+        "snapshot.debian.org.",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
 
 
@@ -127,6 +138,7 @@ class TargetOptions:
     cache_dir: Path | None
     offline: bool
     ttl: float
+    check_valid_until: bool = True
 
     def target(self) -> Target:
         """The Target these options name (dists supplies the security mirror when none is given)."""
@@ -150,7 +162,10 @@ class TargetOptions:
         Use it as a context manager: leaving it closes the network and Docker clients and removes
         the workspace, on every path.
         """
-        return Session(cache=self.cache(), reporter=reporter(), offline=self.offline, ttl=self.ttl, keep=keep)
+        return Session(
+            cache=self.cache(), reporter=reporter(), offline=self.offline, ttl=self.ttl, keep=keep,
+            check_valid_until=self.check_valid_until,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,6 +232,7 @@ _TARGET_PARAMS = (
     ("cache_dir", CacheDir, None),
     ("offline", Offline, False),
     ("ttl", Ttl, 3600.0),
+    ("check_valid_until", CheckValidUntil, True),
 )
 
 
@@ -250,4 +266,12 @@ def bundle_options(
     return decorate
 
 
-with_target = bundle_options(_TARGET_PARAMS, keyword="opts", make=TargetOptions)
+def _target_options(**values: Any) -> TargetOptions:
+    """TargetOptions from the command line; a lone `--dist DIST/ARCH` names both."""
+    dist, slash, arch = str(values["dist"]).partition("/")
+    if slash and "," not in values["dist"]:
+        values |= {"dist": dist, "arch": arch}
+    return TargetOptions(**values)
+
+
+with_target = bundle_options(_TARGET_PARAMS, keyword="opts", make=_target_options)

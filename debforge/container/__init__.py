@@ -17,6 +17,7 @@ from debforge.container.image import (
     load_definition,
     prefill_apt_lists,
     resolve_bootstrap,
+    rust_toolchain_version,
     write_apt_sources,
 )
 from debforge.container.image import _lists_name as _lists_name  # tests/test_container.py checks it
@@ -54,5 +55,6 @@ __all__ = [
     "resolve_bootstrap",
     "run_container",
     "run_in_container",
+    "rust_toolchain_version",
     "write_apt_sources",
 ]

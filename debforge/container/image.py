@@ -10,6 +10,7 @@ import threading
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cmp_to_key
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -158,19 +159,37 @@ def extract_rust_std(session: Session, target: Target) -> Path:
     `--sysroot=<tree>/usr` as a target rustflag (apt would add 220 MiB of target LLVM, notes S8)."""
     from debforge.archive import fetch_index  # noqa: PLC0415 - see build_image
 
-    builder = load_definition("builder", target)
-    rustc_name, std_name = builder.extras["rustc"], builder.extras["std"]
-    rustc = fetch_index(session, host_target(target)).candidate(rustc_name)
-    if rustc is None:
-        raise ContainerError(f"{target.dist} has no {rustc_name} for this machine's architecture")
-    std = [r for r in fetch_index(session, target).versions(std_name) if r.version == rustc.version]
-    if not std:
-        raise ContainerError(
-            f"{std_name}:{target.arch} {rustc.version} (= {rustc_name}'s version) is not in the archive"
-        )
+    std_name = load_definition("builder", target).extras["std"]
+    version = rust_toolchain_version(session, target)
+    std = [r for r in fetch_index(session, target).versions(std_name) if r.version == version]
     # The one package alone, its Depends deliberately not followed: only its rlibs are wanted.
     closure = Closure(dist=target.dist, arch=target.arch, roots=(std_name,), packages=(std[0],))
     return rootfs.build_sysroot(session, closure, target, read_only=True).path
+
+
+def rust_toolchain_version(session: Session, target: Target) -> str:
+    """The newest version of the builder's rustc that the target's Rust std also has (rustc refuses a
+    std of any other version). Usually the candidate; not where a -security update skipped an arch
+    (bookworm-security carries rustc-web 1.96 for amd64 but no s390x or armel builds, so there the
+    builder keeps bookworm-updates' 1.85)."""
+    from debforge.archive import fetch_index  # noqa: PLC0415 - see build_image
+    from debforge.archive.version import compare_versions  # noqa: PLC0415
+
+    builder = load_definition("builder", target)
+    rustc_name, std_name = builder.extras["rustc"], builder.extras["std"]
+    host = {r.version for r in fetch_index(session, host_target(target)).versions(rustc_name)}
+    if not host:
+        raise ContainerError(f"{target.dist} has no {rustc_name} for this machine's architecture")
+    std = {r.version for r in fetch_index(session, target).versions(std_name)}
+    by_version = cmp_to_key(compare_versions)
+    both = sorted(host & std, key=by_version)
+    if not both:
+        raise ContainerError(
+            f"{std_name}:{target.arch} exists in no version of this machine's {rustc_name} "
+            f"({', '.join(sorted(host, key=by_version))}; the target has "
+            f"{', '.join(sorted(std, key=by_version)) or 'none'}), and rustc needs a std of its own version"
+        )
+    return both[-1]
 
 
 def resolve_bootstrap(index: PackageIndex, extra: Sequence[str], *, cache: Cache | None = None) -> Closure:
@@ -277,8 +296,9 @@ def prefill_apt_lists(root: Path, target: Target, cache: Cache) -> None:
 
     lists = root / "var/lib/apt/lists"
     (lists / "partial").mkdir(parents=True, exist_ok=True)
-    # Only what fetch_index verified a moment ago: offline, quiet, no network session opened.
-    with Session(cache=cache, offline=True) as cached:
+    # Only what fetch_index verified a moment ago, under this run's Valid-Until policy: offline,
+    # quiet, no network session opened, and not checked twice.
+    with Session(cache=cache, offline=True, check_valid_until=False) as cached:
         states = [suite_state(cached, suite, target.keyring, refresh=False) for suite in target.suites]
     for suite, state in zip(target.suites, states, strict=True):
         shutil.copyfile(cache.blob(state.inrelease), lists / _lists_name(f"{suite.base_url}/InRelease"))

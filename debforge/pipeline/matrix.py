@@ -101,9 +101,20 @@ def split_list(value: str, what: str) -> tuple[str, ...]:
 
 
 def matrix_pairs(dists: Sequence[str], arches: Sequence[str]) -> tuple[Pair, ...]:
-    """Every (dist, arch) pair, dist-major; every pair is checked against dists.py before any work,
-    so an arch a dist lacks fails here with the sentence naming the dists that have it."""
-    pairs = tuple(Pair(dist=d, arch=a) for d in dists for a in arches)
+    """Every (dist, arch) pair, dist-major; a `DIST/ARCH` item is that pair alone (a CI matrix's
+    `include:`). Every pair is checked against dists.py before any work, so an arch a dist lacks
+    fails here with the sentence naming the dists that have it.
+
+    >>> [p.name for p in matrix_pairs(["bookworm", "sid/arm64"], ["armhf", "i386"])]
+    ['bookworm-armhf', 'bookworm-i386', 'sid-arm64']
+    """
+    pairs = tuple(
+        dict.fromkeys(
+            Pair(dist=d.partition("/")[0], arch=arch)
+            for d in dists
+            for arch in ([d.partition("/")[2]] if "/" in d else arches)
+        )
+    )
     for pair in pairs:
         make_target(pair.dist, pair.arch)  # raises TargetError
     return pairs
