@@ -16,6 +16,7 @@ from debforge.errors import TargetError
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+NO_SECURITY = "none"  # --security-mirror none: the target has no security suites
 DEFAULT_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
 # --------------------------------------------------------------------------- per dist
@@ -349,12 +350,16 @@ def make_target(
     ['bookworm', 'bookworm-updates', 'bookworm-security']
     >>> t.rust_triple, str(t.ld_so), t.merged_usr
     ('aarch64-unknown-linux-gnu', '/lib/ld-linux-aarch64.so.1', True)
+    >>> [s.name for s in make_target("bullseye", "arm64", security_mirror="none").suites]
+    ['bullseye', 'bullseye-updates']
     """
     _check(dist, arch, backports=backports)
     main = mirror or _MIRROR[dist]
     security = security_mirror or security_mirror_for(dist, mirror)
     on_mirror = [(name, main) for name in _SUITES[dist]]
-    on_security = [(name, security) for name in _SECURITY_SUITES[dist]]
+    # "none": no security suite at all, as a sources.list without the security line (a mirror that
+    # carries no debian-security, or one whose security pool lacks the arch).
+    on_security = [] if security == NO_SECURITY else [(name, security) for name in _SECURITY_SUITES[dist]]
     backports_suite = _BACKPORTS[dist]
     extra = [(backports_suite, main)] if backports and backports_suite else []
     pairs = on_mirror + on_security + extra

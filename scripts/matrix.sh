@@ -3,7 +3,8 @@
 # packaging recipes/hello-ssl and test-installing it under QEMU (`package --test`). Disk is limited:
 # when the run moves on to the next dist, the debforge images of the one it leaves are removed.
 # Results (pair, exit code, seconds) go to $MATRIX_OUT/results.tsv, ready for the README table.
-# MATRIX_DISTS / MATRIX_ARCHES (comma lists) narrow the run; MATRIX_KEEP_IMAGES=1 skips the pruning.
+# MATRIX_DISTS / MATRIX_ARCHES (comma lists) narrow the run; MATRIX_KEEP_IMAGES=1 skips the pruning;
+# MATRIX_FLAGS adds options to every pair (e.g. "--no-check-valid-until" against a frozen mirror).
 set -u
 BIN=${BIN:-.venv/bin}
 OUT=${MATRIX_OUT:-.cache/matrix}
@@ -35,8 +36,9 @@ while read -r dist arch; do
   if [ -n "$previous" ] && [ "$previous" != "$dist" ]; then prune "$previous"; fi
   previous=$dist
   start=$(date +%s)
+  # shellcheck disable=SC2086 # MATRIX_FLAGS is a list of options
   "$BIN/debforge" --progress plain package "$RECIPE" --dist "$dist" --arch "$arch" --test \
-    --out "$OUT/$dist-$arch" >"$OUT/$dist-$arch.log" 2>&1
+    --out "$OUT/$dist-$arch" ${MATRIX_FLAGS:-} >"$OUT/$dist-$arch.log" 2>&1
   code=$?
   seconds=$(( $(date +%s) - start ))
   printf '%s-%s\t%s\t%s\n' "$dist" "$arch" "$code" "$seconds" | tee -a "$results"

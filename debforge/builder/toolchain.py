@@ -58,13 +58,15 @@ def builder_image(session: Session, target: Target) -> container.Image:
 
 
 def _rust_pins(session: Session, target: Target) -> tuple[str, ...]:
-    """`rustc=V` and `cargo=V` when the target's std exists only in an older version than the candidate
-    rustc (apt's `name=version`: the candidate for the whole resolution); else nothing to pin."""
+    """`rustc=V`, `cargo=V` and `std=V` when the target's std exists only in an older version than the
+    candidate rustc (apt's `name=version`: the candidate for the whole resolution); else no pins."""
     version = container.rust_toolchain_version(session, target)
     candidate = fetch_index(session, container.host_target(target)).candidate(_builder_rust(target)[0])
     if candidate is not None and candidate.version == version:
         return ()
-    return tuple(f"{name}={version}" for name in _builder_rust(target))
+    # rustc Depends on its own arch's std `(= version)`, so that one is pinned too.
+    std = container.load_definition("builder", target).extras["std"]
+    return tuple(f"{name}={version}" for name in (*_builder_rust(target), std))
 
 
 def _builder_rust(target: Target) -> tuple[str, ...]:

@@ -59,7 +59,8 @@ SecurityMirror = Annotated[
         "--security-mirror",
         rich_help_panel=_TARGET,
         help="Mirror of debian-security (default: the dist's own with the default --mirror, "
-        "else the --mirror URL with '-security' appended).",
+        "else the --mirror URL with '-security' appended); 'none' leaves the security suites out, "
+        "as a sources.list without that line.",
     ),
 ]
 Keyring = Annotated[
