@@ -68,7 +68,7 @@ def read_cargo_manifest(path: Path, reporter: Reporter) -> CargoManifest:
         license=_string(values, "license", path),
         license_file=_path(values, "license-file", path),
         readme=_readme(values, path),
-        # cargo-deb's Homepage: homepage, else documentation, else repository (PackageConfig::generate_control).
+        # cargo-deb's Homepage: homepage, else documentation, else repository (generate_control).
         homepage=_string(values, "homepage", path)
         or _string(values, "documentation", path)
         or _string(values, "repository", path),
