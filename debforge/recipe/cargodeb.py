@@ -84,8 +84,8 @@ def load_cargo_deb(
     upstream, revision = mangle_cargo_version(cargo.version), fields.revision(deb, "revision")
     package_t = Table({}, file=path, name="package", strict=False, reporter=reporter)
     fields.version(package_t, "version", upstream, revision)
-    synopsis, extended = fields.description(
-        package_t, "description", package_t.required("description", cargo.description), _extended(deb, cargo)
+    synopsis, extended = fields.cargo_deb_description(
+        package_t, "description", _description(cargo, reporter), _extended(deb, cargo)
     )
     license_file, skip = parts.license_file(deb, "license-file", base)
     build = _build(deb, extra, cargo, arch)
@@ -99,7 +99,7 @@ def load_cargo_deb(
     )
     all_assets = parts.assets(deb, "assets", deb.raw("assets") or [AUTO], ctx)
     build = _only_named_targets(deb, build, all_assets, cargo, workspace)
-    scripts_dir = parts.directory(deb, "maintainer-scripts", deb.string("maintainer-scripts"), base)
+    scripts_dir = _scripts_dir(deb, base)
     copyright_ = deb.string("copyright") or ", ".join(cargo.authors) or None
     if copyright_ is None:
         reporter.warning(
@@ -146,10 +146,32 @@ def _maintainer(deb: Table, cargo: CargoManifest) -> str:
     if cargo.authors:
         where = f"'authors' in [package] of {display(cargo.path)}"
         return fields.lenient_maintainer(cargo.authors[0], where, deb.reporter)
+    # cargo-deb 3.x then writes no Maintainer field at all; Policy 5.3 makes it mandatory, so debforge asks.
     raise RecipeError(
-        f"{deb.where()} has no maintainer and [package] of {display(cargo.path)} no authors",
+        f"{deb.where()} has no maintainer and [package] of {display(cargo.path)} no authors, "
+        "and Debian Policy 5.3 requires a Maintainer field (cargo-deb would leave it out)",
         hint="set maintainer = 'Full Name <email>' there, or pass --maintainer",
     )
+
+
+def _description(cargo: CargoManifest, reporter: Reporter) -> str:
+    """[package] description, else cargo-deb's placeholder with a warning."""
+    if cargo.description:
+        return cargo.description
+    reporter.warning(f"[package] of {display(cargo.path)} has no description; using cargo-deb's placeholder")
+    return f"[generated from Rust crate {cargo.name}]"
+
+
+def _scripts_dir(deb: Table, base: Path) -> Path | None:
+    """`maintainer-scripts`, relative to the package; cargo-deb takes a missing directory as no scripts."""
+    value = deb.string("maintainer-scripts")
+    if value is None or (base / value).is_dir():
+        return None if value is None else base / value
+    deb.reporter.warning(
+        f"{deb.ref('maintainer-scripts')}: directory '{value}' does not exist in {display(base)}; "
+        "the package gets no maintainer scripts from it, as with cargo-deb"
+    )
+    return None
 
 
 def _only_named_targets(
@@ -252,16 +274,17 @@ def _asset_key(entry: object, index: int) -> object:
 
 
 def _extended(deb: Table, cargo: CargoManifest) -> str | None:
-    """cargo-deb's order: extended-description, extended-description-file, then the readme."""
+    """cargo-deb's order (PackageConfig::new): extended-description-file, extended-description, the readme."""
     text = deb.string("extended-description")
     file = parts.existing_file(
         deb, "extended-description-file", deb.string("extended-description-file"), cargo.dir
     )
     if text is not None and file is not None:
         deb.reporter.warning(
-            f"{deb.where()} sets both extended-description and extended-description-file; using the first"
+            f"{deb.where()} sets both extended-description and extended-description-file; "
+            "using the file, as cargo-deb does"
         )
-    if text is not None:
+    if file is None and text is not None:
         return text
     chosen = file or cargo.readme
     return chosen.read_text(errors="replace") if chosen else None

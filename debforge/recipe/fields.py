@@ -115,6 +115,46 @@ def description(table: Table, key: str, text: str, extended: str | None) -> tupl
     return synopsis, (long.strip() or None) if long else None
 
 
+# cargo-deb wraps the Description at 79 columns (src/util/wordsplit.rs `split_by_chars(79)`).
+_CARGO_DEB_WIDTH = 79
+
+
+def cargo_deb_description(table: Table, key: str, text: str, extended: str | None) -> tuple[str, str | None]:
+    """Synopsis and extended description as cargo-deb writes them: every line of the Cargo description,
+    wrapped at 79 columns, then the extended description; the first wrapped line is the synopsis."""
+    first, *rest = text.strip().splitlines() or [""]
+    if not first.strip():
+        raise table.error(key, "the description is empty")
+    head, *tail = wrap_like_cargo_deb(first)
+    if tail:
+        table.reporter.warning(
+            f"{table.ref(key)}: the synopsis is {len(first)} characters; as cargo-deb does, it is wrapped "
+            f"at {_CARGO_DEB_WIDTH} and the rest opens the extended description"
+        )
+    lines = [*tail, *rest, *(extended.strip().splitlines() if extended and extended.strip() else [])]
+    long = "\n".join(lines).strip()
+    return head.strip(), long or None
+
+
+def wrap_like_cargo_deb(line: str, width: int = _CARGO_DEB_WIDTH) -> list[str]:
+    """One line split into chunks the way cargo-deb's `split_by_chars(79)` splits it (by words, by bytes).
+
+    >>> [len(c) for c in wrap_like_cargo_deb("word " * 30)]
+    [79, 70]
+    """
+    chunks: list[str] = []
+    current, has_words = "", False
+    for word in line.replace("\t", "  ").split(" "):
+        if current.strip() and len(current.encode()) + len(word.encode()) >= width:
+            chunks.append(current)
+            current = word
+            continue
+        current += (" " if has_words else "") + word
+        has_words = True
+    chunks.append(current if current.strip() else ".")
+    return chunks
+
+
 def toolchain_dist(table: Table, key: str) -> str | None:
     """`toolchain-dist`: the dist whose rustc and Rust std build the project, one debforge knows."""
     dist = table.string(key)

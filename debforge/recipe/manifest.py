@@ -33,7 +33,7 @@ class CargoManifest:
     license: str | None = None
     license_file: Path | None = None
     readme: Path | None = None
-    homepage: str | None = None  # homepage, else repository (cargo-deb)
+    homepage: str | None = None  # homepage, else documentation, else repository (cargo-deb)
     publish: bool = True
     bins: tuple[str, ...] = ()
     cdylibs: tuple[str, ...] = ()
@@ -68,7 +68,10 @@ def read_cargo_manifest(path: Path, reporter: Reporter) -> CargoManifest:
         license=_string(values, "license", path),
         license_file=_path(values, "license-file", path),
         readme=_readme(values, path),
-        homepage=_string(values, "homepage", path) or _string(values, "repository", path),
+        # cargo-deb's Homepage: homepage, else documentation, else repository (generate_control).
+        homepage=_string(values, "homepage", path)
+        or _string(values, "documentation", path)
+        or _string(values, "repository", path),
         publish=values.get("publish", (True, path))[0] is not False,
         bins=bins,
         cdylibs=cdylibs,

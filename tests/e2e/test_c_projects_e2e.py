@@ -8,10 +8,8 @@ the Depends of Debian's own binary package of the same upstream version (from th
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
-import tarfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 from debforge import testinstall
 from debforge.archive import fetch_index
 from debforge.builder import build
-from debforge.cache import Cache, atomic_write_bytes
+from debforge.cache import Cache
 from debforge.dists import Target
 from debforge.elf import read_elf
 from debforge.errors import BuildError
@@ -31,6 +29,7 @@ from debforge.report import NullReporter
 from debforge.run import run
 from debforge.session import Session
 from tests.conftest import require_docker, require_tool
+from tests.helpers.upstream import pinned_tarball, unpack_top
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2700)]
 
@@ -60,26 +59,13 @@ def _upstream(name: str) -> Upstream:
     return Upstream(url=data["url"], sha256=data["sha256"], debian_package=data["debian-package"])
 
 
-def _orig_tarball(session: Session, upstream: Upstream) -> Path:
-    """The tarball from Debian's pool, kept in the test cache under its SHA256 once it matched."""
-    path = session.cache.root / "upstream" / f"{upstream.sha256}-{upstream.url.rsplit('/', 1)[-1]}"
-    if not path.is_file():
-        response = session.http().get(upstream.url, timeout=120)
-        response.raise_for_status()
-        digest = hashlib.sha256(response.content).hexdigest()
-        assert digest == upstream.sha256, f"{upstream.url} has SHA256 {digest}, not the pinned one"
-        atomic_write_bytes(path, response.content)
-    return path
-
-
 def _project(session: Session, name: str, tmp: Path) -> Path:
     """The recipe dir copied to `tmp`, with the orig tarball unpacked into its src/ (top dir stripped)."""
     project = tmp / name
     shutil.copytree(ROOT / "recipes" / name, project)
-    with tarfile.open(_orig_tarball(session, _upstream(name))) as archive:
-        archive.extractall(tmp / "unpacked", filter="data")
-    (top,) = (tmp / "unpacked").iterdir()
-    top.rename(project / "src")
+    upstream = _upstream(name)
+    tarball = pinned_tarball(session, upstream.url, upstream.sha256)
+    unpack_top(tarball, tmp / "unpacked").rename(project / "src")
     return project
 
 
