@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from debforge import __version__
@@ -76,3 +80,22 @@ def test_published_repository_is_world_readable(tmp_path: Path, gpg_key: tuple[P
     assert any("/by-hash/SHA256/" in name for name in modes)
     expected = {name: 0o755 if (repo / name).is_dir() else 0o644 for name in modes}
     assert {n: oct(m) for n, m in modes.items()} == {n: oct(m) for n, m in expected.items()}
+
+
+def test_sigterm_unwinds_like_ctrl_c_with_exit_143(tmp_path: Path) -> None:
+    """A cancelled CI job sends SIGTERM: debforge unwinds (containers and temp files removed on the way
+    out, as for ^C; tests/e2e/test_testinstall.py checks the containers) and says so."""
+    with socket.socket() as silent:  # accepts the connection, never answers: `update` waits on it
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "debforge", "update", "--mirror", f"http://127.0.0.1:{silent.getsockname()[1]}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={"PATH": "/usr/bin:/bin", "DEBFORGE_CACHE": str(tmp_path / "cache")},
+        )  # fmt: skip
+        time.sleep(2)  # past start-up, inside the request
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "error: terminated (SIGTERM)" in err
+    assert not list((tmp_path / "cache").rglob("tmp/*")), "a temporary download was left behind"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -243,10 +245,22 @@ def _say_error(message: str, hint: str | None = None) -> None:
         err.print(Text.assemble(("hint:", "bold"), " ", hint))
 
 
+class _Terminated(BaseException):
+    """SIGTERM (a cancelled CI job, `docker stop`, systemd): unwound like Ctrl-C, so every container
+    and temporary file is removed on the way out (every cleanup is a `finally`). Not a
+    KeyboardInterrupt, which typer would swallow without a word."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the app, turn errors into one sentence and an exit code."""
     args = preprocess_argv(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args or os.environ.get("DEBFORGE_DEBUG") == "1"
+    if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app(args=args, prog_name="debforge")
     except DebforgeError as exc:
@@ -254,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         _say_error(str(exc), exc.hint)
         sys.exit(2 if isinstance(exc, UsageError) else 1)
+    except _Terminated:
+        _say_error("terminated (SIGTERM)")
+        sys.exit(143)
     except KeyboardInterrupt:
         _say_error("interrupted")
         sys.exit(130)
