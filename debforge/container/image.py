@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # installed wheel the copy the build made of it (pyproject.toml's package-data follows the symlink).
 IMAGES_DIR = Path(__file__).resolve().parents[1] / "images"
 # Bump when the bootstrap below changes: it is part of every image tag.
-IMAGE_FORMAT = 1
+IMAGE_FORMAT = 2
 
 # Run once inside the new system, as root, under QEMU when the target is foreign. It does what a
 # bootstrap does after unpacking (debootstrap's second stage, mmdebstrap's essential step): run each
@@ -68,6 +68,7 @@ class ImageDefinition:
     packages: tuple[str, ...]
     apt_lists: bool
     files: Path | None
+    docs: bool  # False: documentation, manual pages and translations are left out (rootfs.NO_DOCS)
     digest: str
     extras: Mapping[str, str]  # the dist table's other strings, e.g. the builder's `rustc` and `std`
 
@@ -101,6 +102,7 @@ def load_definition(name: str, target: Target, *, images_dir: Path = IMAGES_DIR)
         packages=tuple(packages),
         apt_lists=bool(data.get("apt_lists", True)),
         files=files if files.is_dir() else None,
+        docs=bool(data.get("docs", False)),
         digest=digest,
         extras={k: v for k, v in per_dist.items() if isinstance(v, str)},
     )
@@ -211,7 +213,8 @@ def _build(
         root = work / "root"
         root.mkdir()
         with reporter.step(f"Unpacking {len(records)} packages"):
-            rootfs.fill_tree(root, records, debs, target, configured=False)
+            path_filter = None if image_def.docs else rootfs.NO_DOCS
+            rootfs.fill_tree(root, records, debs, target, configured=False, path_filter=path_filter)
             _add_bootstrap_files(root, records, target, image_def, session.cache)
         with reporter.step(f"Configuring {target.dist}/{target.arch} in a container"):
             _docker_build(session, root, target, tag=tag, closure_key=closure.key)
@@ -235,6 +238,8 @@ def _add_bootstrap_files(
     info = root / "var/lib/dpkg/info"
     lines = [f"{r.name} {n}" for r in ordered if (info / f"{(n := rootfs.info_name(r))}.preinst").exists()]
     (boot / "preinst").write_text("".join(f"{line}\n" for line in lines))
+    if not image_def.docs:  # dpkg in the image leaves out what the bootstrap left out
+        (root / "etc/dpkg/dpkg.cfg.d/debforge-nodoc").write_text(rootfs.NO_DOCS.dpkg_cfg())
     write_apt_sources(root, target)
     if image_def.apt_lists:
         prefill_apt_lists(root, target, cache)

@@ -18,12 +18,15 @@ from debforge.errors import RootfsError
 from debforge.resolve import resolve_closure
 from debforge.rootfs.dpkgdb import DpkgDatabase, info_name, write_dpkg_database
 from debforge.rootfs.extract import Tree, Unpacked, prepare_layout, rewrite_absolute_links, unpack_deb
+from debforge.rootfs.pathfilter import NO_DOCS, PathFilter
 
 __all__ = [
+    "NO_DOCS",
     "ROOTFS_FORMAT",
     "SYSROOT_BASE",
     "ClosureLike",
     "DpkgDatabase",
+    "PathFilter",
     "Sysroot",
     "Unpacked",
     "build_sysroot",
@@ -130,9 +133,13 @@ def fill_tree(
     target: Target,
     *,
     configured: bool,
+    path_filter: PathFilter | None = None,
 ) -> None:
-    """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap)."""
-    tree = Tree(root=root, merged_usr=target.merged_usr, merged_links=target.merged_links)
+    """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap);
+    `path_filter` leaves out what dpkg's --path-exclude would."""
+    tree = Tree(
+        root=root, merged_usr=target.merged_usr, merged_links=target.merged_links, path_filter=path_filter
+    )
     prepare_layout(tree)
     done: list[tuple[PackageRecord, Unpacked]] = []
     for record in records:

@@ -19,6 +19,7 @@ from typing import IO
 import zstandard
 
 from debforge.errors import RootfsError
+from debforge.rootfs.pathfilter import PathFilter
 
 # The top-level directories a merged-/usr system turns into symlinks (usrmerge's list; usr-is-merged
 # checks bin, sbin and lib). bookworm and trixie are merged; the others are made only when used.
@@ -51,6 +52,7 @@ class Tree:
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
     absolute_links: dict[Path, str] = field(default_factory=dict)
     real_dirs: dict[tuple[str, ...], Path] = field(default_factory=dict)  # never invalidated: dirs stay dirs
+    path_filter: PathFilter | None = None  # dpkg's --path-exclude: matching files are listed, not unpacked
 
 
 # --------------------------------------------------------------------------- reading a .deb
@@ -235,6 +237,8 @@ def _extract_data(tar: tarfile.TarFile, tree: Tree, package: str, files: list[tu
         if not parts:
             continue  # "./" itself
         paths.append("/" + "/".join(parts))
+        if _filtered(tree, paths[-1], member):
+            continue
         if _is_merge_link(tree, parts, member):
             _placed(tree, parts)  # makes a lazy one (lib64 → usr/lib64) if prepare_layout did not
             continue
@@ -244,6 +248,16 @@ def _extract_data(tar: tarfile.TarFile, tree: Tree, package: str, files: list[tu
         if member.isfile():
             files.append(("/".join(parts), parent / placed[-1]))
     return paths
+
+
+def _filtered(tree: Tree, path: str, member: tarfile.TarInfo) -> bool:
+    """A path the tree's filter leaves out. dpkg still lists it in the package's .list file (dpkg -L
+    shows it, removal skips it); a directory or symlink stays where an include rule may match below it."""
+    if tree.path_filter is None:
+        return False
+    if member.isdir() or member.issym():
+        return tree.path_filter.skips_dir(path)
+    return tree.path_filter.skips(path)
 
 
 def _is_merge_link(tree: Tree, parts: tuple[str, ...], member: tarfile.TarInfo) -> bool:
