@@ -14,8 +14,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from debforge.archive import fetch_index
 from debforge.builder import Artifacts, Toolchain, build
 from debforge.cache import atomic_output, atomic_write_bytes
+from debforge.container import host_target
 from debforge.deb import (
     FileFromBytes,
     FileFromPath,
@@ -27,9 +29,10 @@ from debforge.deb import (
     write_deb,
 )
 from debforge.dists import Target
-from debforge.errors import InstallCheckError, PackageError
+from debforge.errors import DebforgeError, InstallCheckError, PackageError
 from debforge.pipeline.dbgsym import dbgsym_spec, separate_debug_entries
 from debforge.pipeline.elfs import RuntimeDepends, repair_elfs, runtime_depends, with_repaired_assets
+from debforge.pipeline.finished import load_finished, plan_key, store_finished
 from debforge.pipeline.makeshlibs import makeshlibs, with_makeshlibs
 from debforge.pipeline.policy import (
     SourceDate,
@@ -99,6 +102,54 @@ def package(
     reporter = session.reporter
     date = source_date_epoch(recipe, os.environ)  # validate before any work (style rule 7)
     reporter.info(f"SOURCE_DATE_EPOCH {date.epoch} comes from {date.note}")
+    plan = _plan_key(session, recipe, target, out=out, toolchain=toolchain, emulate=emulate, test=test)
+    finished = load_finished(session.cache, plan) if plan else None
+    if isinstance(finished, PackageResult):
+        with reporter.step(f"{finished.package.path.name} is up to date (nothing changed since it was made)"):
+            return finished
+    result = _package(session, recipe, target, out=out, toolchain=toolchain, emulate=emulate, test=test,
+                      date=date)  # fmt: skip
+    if plan:
+        store_finished(session.cache, plan, result)
+    return result
+
+
+def _plan_key(
+    session: Session,
+    recipe: Recipe,
+    target: Target,
+    *,
+    out: Path,
+    toolchain: Toolchain,
+    emulate: bool,
+    test: bool,
+) -> str | None:
+    """The plan key of a build from sources (cargo, C); None for prebuilt inputs, which may live anywhere."""
+    if recipe.build.kind in ("binary", "tree"):
+        return None
+    try:
+        indexes = [fetch_index(session, target).release_key]
+        if toolchain == "container" and not emulate:  # the builder image's closure: the host's index
+            indexes.append(fetch_index(session, host_target(target)).release_key)
+    except DebforgeError:
+        return None  # no key, no skip: the build itself meets the same problem and says it in its words
+    options = {"toolchain": toolchain, "emulate": emulate, "test": test}
+    inputs = {"target": repr(target), "options": options, "indexes": indexes}
+    return plan_key(recipe, inputs=inputs, out=out)
+
+
+def _package(
+    session: Session,
+    recipe: Recipe,
+    target: Target,
+    *,
+    out: Path,
+    toolchain: Toolchain,
+    emulate: bool,
+    test: bool,
+    date: SourceDate,
+) -> PackageResult:
+    reporter = session.reporter
     work = Path(tempfile.mkdtemp(prefix="package-", dir=session.workspace()))  # the run's scratch space
     try:
         artifacts = build(session, recipe, target, toolchain=toolchain, emulate=emulate, out=work / "a")
