@@ -100,10 +100,10 @@ def main() -> int:
     print(f"cold `package recipes/hello-ssl --dist {args.dist} --arch {args.arch} --test`, --timings:")
     print(cold.breakdown())
     builder = cold.step(f"Builder image for {target}")
-    figure(1, f"cold package --test ({target})", cold.wall, "<= 90 s", cold.wall <= 90)  # noqa: PLR2004
+    figure(1, f"cold package --test ({target})", cold.wall, "<= 90 s", cold.wall <= 90)
     figure(3, f"builder image for a new target ({target})", builder, "<= 30 s",
-           builder is not None and builder <= 30)  # fmt: skip  # noqa: PLR2004
-    figure(5, "warm package --test, no change", warm.wall, "< 3 s", warm.wall < 3)  # noqa: PLR2004
+           builder is not None and builder <= 30)  # fmt: skip
+    figure(5, "warm package --test, no change", warm.wall, "< 3 s", warm.wall < 3)
     print("warm run, --timings:")
     print(warm.breakdown() or "    (no steps)")
     return 0

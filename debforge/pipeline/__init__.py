@@ -7,6 +7,7 @@ pure helpers below it, which tests/test_pipeline.py checks one by one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from debforge.archive import fetch_index
 from debforge.builder import Artifacts, Toolchain, build
 from debforge.cache import atomic_output, atomic_write_bytes
-from debforge.container import host_target
+from debforge.container import build_image, host_target
 from debforge.deb import (
     FileFromBytes,
     FileFromPath,
@@ -30,6 +31,7 @@ from debforge.deb import (
 )
 from debforge.dists import Target
 from debforge.errors import DebforgeError, InstallCheckError, PackageError
+from debforge.pipeline.ahead import Ahead
 from debforge.pipeline.dbgsym import dbgsym_spec, separate_debug_entries
 from debforge.pipeline.elfs import RuntimeDepends, repair_elfs, runtime_depends, with_repaired_assets
 from debforge.pipeline.finished import load_finished, plan_key, store_finished
@@ -151,6 +153,7 @@ def _package(
 ) -> PackageResult:
     reporter = session.reporter
     work = Path(tempfile.mkdtemp(prefix="package-", dir=session.workspace()))  # the run's scratch space
+    runtime_image = _runtime_image_ahead(session, target) if test else None
     try:
         artifacts = build(session, recipe, target, toolchain=toolchain, emulate=emulate, out=work / "a")
         runtime = runtime_depends(session, recipe, target, artifacts)
@@ -162,12 +165,29 @@ def _package(
         spec = with_public_libraries(spec, runtime, target)
         deb = write_deb(spec, work, reporter=reporter, allow_zstd=target.zstd)
         dbgsym = _write_dbgsym(spec, artifacts, work, target, reporter) if recipe.build.dbgsym else None
-        if test:
+        if runtime_image is not None:
+            runtime_image.wait()
             _check_install(session, recipe, deb, target)
         record = build_record(recipe, target, deb, artifacts, runtime.closure, date=date, dbgsym=dbgsym)
         return _publish(deb, record, out, dbgsym=dbgsym)
+    except Exception:
+        if runtime_image is not None:  # let it finish (the next run reuses it), leaving no container behind
+            with contextlib.suppress(Exception):
+                runtime_image.wait()
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _runtime_image_ahead(session: Session, target: Target) -> Ahead:
+    """Start building (or finding) the runtime image `--test` installs into, beside the build."""
+    session.docker()  # connected here, once, before two threads share it
+
+    def prepare() -> None:
+        with session.reporter.step(f"Runtime image for {target.dist}/{target.arch} (beside the build)"):
+            build_image(session, target)
+
+    return Ahead(prepare, name="runtime-image")
 
 
 def _write_dbgsym(
