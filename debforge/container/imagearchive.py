@@ -14,7 +14,8 @@ import json
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+
+from debforge.cache import HashingWriter
 
 _LAYER = "layer/layer.tar"
 
@@ -46,23 +47,6 @@ class ImageConfig:
         }
 
 
-class _Hashing:
-    """A write-only file that hashes what passes through it on its way to `out`."""
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self.out = out
-        self.sha256 = hashlib.sha256()
-        self.written = 0
-
-    def write(self, data: bytes) -> int:
-        self.sha256.update(data)
-        self.written += len(data)
-        return self.out.write(data)
-
-    def tell(self) -> int:
-        return self.written
-
-
 def write_image_archive(path: Path, root: Path, config: ImageConfig, *, tag: str) -> None:
     """Write the `docker load` archive of the tree `root` as one layer, tagged `tag`, to `path`.
 
@@ -73,7 +57,7 @@ def write_image_archive(path: Path, root: Path, config: ImageConfig, *, tag: str
     with path.open("w+b") as fh:
         header_at = fh.tell()
         fh.write(b"\0" * 512)
-        hashing = _Hashing(fh)
+        hashing = HashingWriter(fh)
         with tarfile.open(fileobj=hashing, mode="w", format=tarfile.GNU_FORMAT) as tar:  # type: ignore[call-overload]  # any object with write() is a file here
             for entry in sorted(root.iterdir()):
                 tar.add(entry, arcname=entry.name)

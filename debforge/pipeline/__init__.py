@@ -104,58 +104,55 @@ def package(
     reporter = session.reporter
     date = source_date_epoch(recipe, os.environ)  # validate before any work (style rule 7)
     reporter.info(f"SOURCE_DATE_EPOCH {date.epoch} comes from {date.note}")
-    plan = _plan_key(session, recipe, target, out=out, toolchain=toolchain, emulate=emulate, test=test)
+    options = _Options(toolchain=toolchain, emulate=emulate, test=test)
+    plan = _plan_key(session, recipe, target, out=out, options=options)
     finished = load_finished(session.cache, plan) if plan else None
     if isinstance(finished, PackageResult):
         with reporter.step(f"{finished.package.path.name} is up to date (nothing changed since it was made)"):
             return finished
-    result = _package(session, recipe, target, out=out, toolchain=toolchain, emulate=emulate, test=test,
-                      date=date)  # fmt: skip
+    result = _package(session, recipe, target, out=out, options=options, date=date)
     if plan:
         store_finished(session.cache, plan, result)
     return result
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Options:
+    """How `package` was asked to build: where cargo runs, under QEMU or not, and whether to test-install."""
+
+    toolchain: Toolchain
+    emulate: bool
+    test: bool
+
+
 def _plan_key(
-    session: Session,
-    recipe: Recipe,
-    target: Target,
-    *,
-    out: Path,
-    toolchain: Toolchain,
-    emulate: bool,
-    test: bool,
+    session: Session, recipe: Recipe, target: Target, *, out: Path, options: _Options
 ) -> str | None:
     """The plan key of a build from sources (cargo, C); None for prebuilt inputs, which may live anywhere."""
     if recipe.build.kind in ("binary", "tree"):
         return None
     try:
         indexes = [fetch_index(session, target).release_key]
-        if toolchain == "container" and not emulate:  # the builder image's closure: the host's index
+        if (
+            options.toolchain == "container" and not options.emulate
+        ):  # the builder's closure: the host's index
             indexes.append(fetch_index(session, host_target(target)).release_key)
     except DebforgeError:
         return None  # no key, no skip: the build itself meets the same problem and says it in its words
-    options = {"toolchain": toolchain, "emulate": emulate, "test": test}
-    inputs = {"target": repr(target), "options": options, "indexes": indexes}
+    inputs = {"target": repr(target), "options": repr(options), "indexes": indexes}
     return plan_key(recipe, inputs=inputs, out=out)
 
 
 def _package(
-    session: Session,
-    recipe: Recipe,
-    target: Target,
-    *,
-    out: Path,
-    toolchain: Toolchain,
-    emulate: bool,
-    test: bool,
-    date: SourceDate,
+    session: Session, recipe: Recipe, target: Target, *, out: Path, options: _Options, date: SourceDate
 ) -> PackageResult:
     reporter = session.reporter
     work = Path(tempfile.mkdtemp(prefix="package-", dir=session.workspace()))  # the run's scratch space
-    runtime_image = _runtime_image_ahead(session, target) if test else None
+    runtime_image = _runtime_image_ahead(session, target) if options.test else None
     try:
-        artifacts = build(session, recipe, target, toolchain=toolchain, emulate=emulate, out=work / "a")
+        artifacts = build(
+            session, recipe, target, toolchain=options.toolchain, emulate=options.emulate, out=work / "a"
+        )
         runtime = runtime_depends(session, recipe, target, artifacts)
         recipe = with_repaired_assets(recipe, dict(runtime.repaired_assets))
         store_depends = fix_store_paths(session, recipe, target, artifacts)
