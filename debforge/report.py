@@ -141,6 +141,7 @@ class StepTime:
     seconds: float
     depth: int  # steps open around it on the same thread when it started
     ok: bool
+    thread: str = ""  # the thread it ran on, when not the main one (work done beside the rest)
 
 
 class Timings:
@@ -163,8 +164,10 @@ class Timings:
             ok = True
         finally:
             self._depth.value = depth
+            current = threading.current_thread()
+            thread = "" if current is threading.main_thread() else current.name
             step = StepTime(title=title, start=start - self.origin, seconds=time.monotonic() - start,
-                            depth=depth, ok=ok)  # fmt: skip
+                            depth=depth, ok=ok, thread=thread)  # fmt: skip
             with self._lock:
                 self._steps.append(step)
 
@@ -179,7 +182,7 @@ class Timings:
         lines = ["timings:"]
         for step in self.steps():
             share = 100 * step.seconds / wall if wall > 0 else 0.0
-            mark = "" if step.ok else "  (failed)"
+            mark = ("" if step.ok else "  (failed)") + (f"  [{step.thread}]" if step.thread else "")
             title = "  " * step.depth + step.title
             lines.append(f"  {step.seconds:7.1f} s {share:5.1f}%  {title}{mark}")
         lines.append(f"  {wall:7.1f} s 100.0%  total (wall)")
