@@ -32,12 +32,13 @@ if TYPE_CHECKING:
 IMAGES_DIR = Path(__file__).resolve().parents[1] / "images"
 # Bump when the bootstrap below changes: it is part of every image tag.
 IMAGE_FORMAT = 2
+# The image config's PATH (a loaded image has only the environment its config gives it).
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Run once inside the new system, as root, under QEMU when the target is foreign. It does what a
 # bootstrap does after unpacking (debootstrap's second stage, mmdebstrap's essential step): run each
 # preinst as dpkg would for a fresh install, Essential packages first, then `dpkg --configure -a`,
 # which orders the postinsts by dependencies and moves the `.dpkg-new` conffiles into place.
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _CONFIGURE = r"""#!/bin/sh
 set -e
 export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true LC_ALL=C.UTF-8
