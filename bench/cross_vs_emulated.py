@@ -26,13 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from debforge.builder import build, rust
 from debforge.cache import Cache, default_cache_dir
 from debforge.container import IDLE, open_container
-from debforge.dists import make_target
+from debforge.dists import Target, make_target
 from debforge.recipe import Recipe, load_recipe
 from debforge.report import NullReporter
 from debforge.session import Session
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 TARGET = make_target("bookworm", "arm64")
+NATIVE = make_target("bookworm", "amd64")
 
 
 def timed(fn: object, *args: object, **kwargs: object) -> float:
@@ -41,10 +42,12 @@ def timed(fn: object, *args: object, **kwargs: object) -> float:
     return time.monotonic() - start
 
 
-def timed_build(session: Session, recipe: Recipe, **kwargs: object) -> tuple[float, float]:
+def timed_build(
+    session: Session, recipe: Recipe, *, target: Target = TARGET, **kwargs: object
+) -> tuple[float, float]:
     """(wall seconds of debforge's build(), seconds cargo itself reported in its `Finished` line)."""
     start = time.monotonic()
-    result = build(session, recipe, TARGET, **kwargs)  # type: ignore[arg-type]
+    result = build(session, recipe, target, **kwargs)  # type: ignore[arg-type]
     return time.monotonic() - start, cargo_seconds(result.log)
 
 
@@ -54,8 +57,16 @@ def cargo_seconds(log: str) -> float:
     return 0.0 if found is None else int(found.group(1) or 0) * 60 + float(found.group(2))
 
 
-def clean_target(recipe: Recipe, cache: Cache, variant: str) -> None:
-    shutil.rmtree(rust.workdirs(recipe, TARGET, cache, variant).target_dir)
+def clean_target(recipe: Recipe, cache: Cache, variant: str, target: Target = TARGET) -> None:
+    shutil.rmtree(rust.workdirs(recipe, target, cache, variant).target_dir, ignore_errors=True)
+
+
+def native_build(session: Session, name: str, out: Path) -> tuple[float, float]:
+    """The same project built for amd64 on this amd64 machine (the builder's own gcc, no cross)."""
+    recipe = load_recipe(RECIPES / name, arch=NATIVE.arch, reporter=NullReporter())
+    rust.plan_build(session, recipe, NATIVE)  # its builder image and sysroot, reported apart as above
+    clean_target(recipe, session.cache, "container", NATIVE)
+    return timed_build(session, recipe, target=NATIVE, out=out)
 
 
 def bare_cargo(session: Session, plan: rust.ContainerPlan) -> float:
@@ -78,11 +89,14 @@ def bench_recipe(session: Session, name: str, *, emulate: bool) -> None:
     clean_target(recipe, cache, "container")
     cross, cross_cargo = timed_build(session, recipe, out=out)
     print(f"{name}: cross build (clean target dir)     {cross:8.1f} s  (cargo {cross_cargo:.1f} s)")
+    native, native_cargo = native_build(session, name, out)
+    print(f"{name}: native amd64 build (clean target)  {native:8.1f} s  (cargo {native_cargo:.1f} s)")
+    print(f"{name}: figure 4: ratio cross / native amd64 = {cross / native:.2f}x (target <= 1.1x)")
     if emulate:
         clean_target(recipe, cache, "emulate")
         emulated, emulated_cargo = timed_build(session, recipe, emulate=True, out=out)
         print(f"{name}: emulated build (clean target dir)  {emulated:8.1f} s  (cargo {emulated_cargo:.1f} s)")
-        print(f"{name}: ratio emulated / cross = {emulated / cross:.1f}x (target >= 10x); "
+        print(f"{name}: figure 4: ratio emulated / cross = {emulated / cross:.1f}x (target >= 10x); "
               f"cargo alone {emulated_cargo / max(cross_cargo, 0.01):.1f}x")  # fmt: skip
     warm = min(timed(build, session, recipe, TARGET, out=out) for _ in range(3))
     bare = min(bare_cargo(session, rust.plan_build(session, recipe, TARGET)) for _ in range(3))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
 from rich.console import Console
@@ -125,3 +127,85 @@ class RichReporter:
 
     def _line(self, text: Text) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+# --------------------------------------------------------------------------- --timings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepTime:
+    """One finished step: its title, when it started (seconds after the run began), how long it took."""
+
+    title: str
+    start: float
+    seconds: float
+    depth: int  # steps open around it on the same thread when it started
+    ok: bool
+    thread: str = ""  # the thread it ran on, when not the main one (work done beside the rest)
+
+
+class Timings:
+    """The steps of one run, in the order they started (what `--timings` prints at the end)."""
+
+    def __init__(self) -> None:
+        self.origin = time.monotonic()
+        self._steps: list[StepTime] = []
+        self._lock = threading.Lock()
+        self._depth = threading.local()
+
+    @contextmanager
+    def measure(self, title: str) -> Iterator[None]:
+        """Record the step around the block, nested under the steps open on this thread."""
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        start, ok = time.monotonic(), False
+        try:
+            yield
+            ok = True
+        finally:
+            self._depth.value = depth
+            current = threading.current_thread()
+            thread = "" if current is threading.main_thread() else current.name
+            step = StepTime(title=title, start=start - self.origin, seconds=time.monotonic() - start,
+                            depth=depth, ok=ok, thread=thread)  # fmt: skip
+            with self._lock:
+                self._steps.append(step)
+
+    def steps(self) -> tuple[StepTime, ...]:
+        """Every finished step, by start time (an outer step before the steps inside it)."""
+        with self._lock:
+            return tuple(sorted(self._steps, key=lambda s: (s.start, s.depth)))
+
+    def render(self) -> str:
+        """The breakdown: one line per step, indented by nesting, then the run's wall time."""
+        wall = time.monotonic() - self.origin
+        lines = ["timings:"]
+        for step in self.steps():
+            share = 100 * step.seconds / wall if wall > 0 else 0.0
+            mark = ("" if step.ok else "  (failed)") + (f"  [{step.thread}]" if step.thread else "")
+            title = "  " * step.depth + step.title
+            lines.append(f"  {step.seconds:7.1f} s {share:5.1f}%  {title}{mark}")
+        lines.append(f"  {wall:7.1f} s 100.0%  total (wall)")
+        return "\n".join(lines)
+
+
+class TimedReporter:
+    """A Reporter that records every step in `timings` and passes everything on to `inner`."""
+
+    def __init__(self, inner: Reporter, timings: Timings) -> None:
+        self.inner = inner
+        self.timings = timings
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        with self.timings.measure(title), self.inner.step(title):
+            yield
+
+    def progress(self, title: str, total: int | None) -> AbstractContextManager[Bar]:
+        return self.inner.progress(title, total)
+
+    def info(self, message: str) -> None:
+        self.inner.info(message)
+
+    def warning(self, message: str) -> None:
+        self.inner.warning(message)

@@ -192,3 +192,33 @@ def test_ctrl_c_removes_the_container_and_keep_says_how_to_enter(tmp_path: Path)
     assert reporter.warnings == [
         f"the container {box.name} is kept; enter it with `docker exec -it {box.name} bash`"
     ]
+
+
+def test_image_archive_is_what_docker_load_reads(tmp_path: Path) -> None:
+    """One layer tar of the tree, a config whose diff id is that tar's sha256 and whose platform is the
+    target's (linux/arm/v7: architecture arm, variant v7), and a manifest naming both and the tag."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    from debforge.container.imagearchive import ImageConfig, write_image_archive
+
+    root = tmp_path / "root"
+    (root / "usr/bin").mkdir(parents=True)
+    (root / "usr/bin/tool").write_bytes(b"#!/bin/sh\n")
+    (root / "bin").symlink_to("usr/bin")
+    config = ImageConfig(platform="linux/arm/v7", env=("LANG=C.UTF-8",), cmd=("bash",), labels=(("a", "b"),))
+    write_image_archive(tmp_path / "image.tar", root, config, tag="debforge/t:1")
+    with tarfile.open(tmp_path / "image.tar") as outer:
+        manifest = json.loads(outer.extractfile("manifest.json").read())  # type: ignore[union-attr]  # a file
+        (entry,) = manifest
+        assert entry["RepoTags"] == ["debforge/t:1"]
+        layer = outer.extractfile(entry["Layers"][0]).read()  # type: ignore[union-attr]  # a file
+        doc = json.loads(outer.extractfile(entry["Config"]).read())  # type: ignore[union-attr]  # a file
+    assert (doc["os"], doc["architecture"], doc["variant"]) == ("linux", "arm", "v7")
+    assert doc["rootfs"]["diff_ids"] == [f"sha256:{hashlib.sha256(layer).hexdigest()}"]
+    assert doc["config"] == {"Env": ["LANG=C.UTF-8"], "Cmd": ["bash"], "Labels": {"a": "b"}}
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        members = {m.name: m for m in tar}
+    assert members["usr/bin/tool"].isfile() and members["bin"].linkname == "usr/bin"

@@ -492,3 +492,47 @@ def test_merged_layout_makes_the_arch_links_up_front(tmp_path: Path) -> None:
     prepare_layout(Tree(root=root, merged_usr=True, merged_links=("lib64",)))
     assert (root / "lib64").is_symlink() and str((root / "lib64").readlink()) == "usr/lib64"
     assert (root / "usr/lib64").is_dir() and (root / "bin").is_symlink() and not (root / "lib32").exists()
+
+
+# ----------------------------------------------------------------------------- dpkg path filters
+
+DOC_ENTRIES: list[Entry] = [
+    ("dir", "./", b""), ("dir", "./usr/", b""), ("dir", "./usr/bin/", b""),
+    ("file", "./usr/bin/tool", b"elf"),
+    ("dir", "./usr/share/", b""), ("dir", "./usr/share/doc/", b""), ("dir", "./usr/share/doc/tool/", b""),
+    ("file", "./usr/share/doc/tool/copyright", b"c"), ("file", "./usr/share/doc/tool/README.gz", b"r"),
+    ("dir", "./usr/share/man/", b""), ("dir", "./usr/share/man/man1/", b""),
+    ("file", "./usr/share/man/man1/tool.1.gz", b"m"), ("dir", "./usr/share/locale/", b""),
+    ("file", "./usr/share/locale/locale.alias", b"a"), ("dir", "./usr/share/locale/de/", b""),
+    ("dir", "./usr/share/locale/de/LC_MESSAGES/", b""),
+    ("file", "./usr/share/locale/de/LC_MESSAGES/t.mo", b"d"),
+    ("sym", "./usr/share/doc/tool-data", "tool"), ("dir", "./usr/share/tool/", b""),
+    ("file", "./usr/share/tool/data", b"x"),
+]  # fmt: skip
+
+
+def test_path_filter_leaves_out_what_dpkg_leaves_out(tmp_path: Path) -> None:
+    """NO_DOCS unpacks the same files and directories as dpkg given the same --path-exclude/--path-include
+    rules (dpkg, the oracle, unpacks into its own --root), and the .list still names every path, as dpkg's."""
+    require_tool("dpkg")
+    deb = make_deb(tmp_path / "tool.deb", "tool", DOC_ENTRIES)
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    rec = record("tool", deb)
+    rootfs.fill_tree(ours, [rec], {rec.sha256: deb}, TARGET, configured=False, path_filter=rootfs.NO_DOCS)
+    theirs = tmp_path / "theirs"
+    (theirs / "var/lib/dpkg/updates").mkdir(parents=True)
+    (theirs / "var/lib/dpkg/info").mkdir()
+    (theirs / "var/lib/dpkg/status").touch()
+    rules = [f"--path-{'include' if inc else 'exclude'}={pat}" for inc, pat in rootfs.NO_DOCS.rules]
+    subprocess.run(
+        ["dpkg", f"--root={theirs}", "--force-not-root", "--force-script-chrootless", "--force-architecture",
+         *rules, "--unpack", str(deb)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert all_files(ours / "usr/share") == all_files(theirs / "usr/share")
+    assert "doc/tool/copyright" in all_files(ours / "usr/share")
+    assert "man/man1/tool.1.gz" not in all_files(ours / "usr/share")
+    listed = (ours / "var/lib/dpkg/info/tool.list").read_text().splitlines()
+    assert sorted(listed) == sorted((theirs / "var/lib/dpkg/info/tool.list").read_text().splitlines())
+    assert "/usr/share/man/man1/tool.1.gz" in listed

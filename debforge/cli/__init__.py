@@ -37,6 +37,7 @@ from debforge.cli.options import (
 )
 from debforge.cli.repo import repo_app
 from debforge.errors import DebforgeError, UsageError
+from debforge.report import Timings
 
 if TYPE_CHECKING:
     from debforge.archive.index import PackageIndex
@@ -55,10 +56,17 @@ _KILO = 1000
 
 @app.callback()
 def _root(
+    *,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More progress detail.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     progress: ProgressOption = ProgressMode.auto,
+    timings: Annotated[
+        bool,
+        typer.Option(
+            "--timings", help="At the end, print on stderr where the run's time went, step by step."
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=version_option, is_eager=True, help="Print the version and exit."),
@@ -66,7 +74,10 @@ def _root(
 ) -> None:
     """debforge: Debian packages for Debian releases and architectures, built from any x86_64 machine."""
     del version
-    GLOBAL_OPTIONS.set(GlobalOptions(debug=debug, verbose=verbose, quiet=quiet, progress=progress))
+    GLOBAL_OPTIONS.set(
+        GlobalOptions(debug=debug, verbose=verbose, quiet=quiet, progress=progress,
+                      timings=Timings() if timings else None)
+    )  # fmt: skip
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
 
@@ -280,3 +291,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         _say_error(f"internal error: {type(exc).__name__}: {exc}",
                    "run again with --debug for the traceback, and please report it")  # fmt: skip
         sys.exit(1)
+    finally:
+        _print_timings()
+
+
+def _print_timings() -> None:
+    """--timings: the breakdown of the steps on stderr, after everything else (also on failure)."""
+    timings = GLOBAL_OPTIONS.get(GlobalOptions()).timings
+    if timings is not None:
+        Console(stderr=True, highlight=False, soft_wrap=True, markup=False).print(timings.render())

@@ -20,7 +20,7 @@ from rich.text import Text
 from debforge import __version__
 from debforge.cache import Cache, default_cache_dir
 from debforge.dists import DEFAULT_MIRROR, Target, make_target, supported_arches, supported_dists
-from debforge.report import NullReporter, Reporter, RichReporter
+from debforge.report import NullReporter, Reporter, RichReporter, TimedReporter, Timings
 from debforge.session import Session
 
 _TARGET = "Target"
@@ -177,6 +177,7 @@ class GlobalOptions:
     verbose: bool = False
     quiet: bool = False
     progress: ProgressMode = ProgressMode.auto
+    timings: Timings | None = None  # --timings: every step is recorded, cli.main prints the breakdown
 
 
 # Verbosity is the one thing style.md lets a contextvar carry (as pypa/build's _ctx); everything
@@ -194,11 +195,10 @@ def version_option(value: bool) -> None:
 def reporter() -> Reporter:
     """The Reporter the global options ask for (stderr; nothing with --quiet)."""
     options = GLOBAL_OPTIONS.get(_NO_OPTIONS)
-    if options.quiet:
-        return NullReporter()
     mode = options.progress
     plain = None if mode == ProgressMode.auto else mode == ProgressMode.plain
-    return RichReporter(verbose=options.verbose, plain=plain)
+    drawn: Reporter = NullReporter() if options.quiet else RichReporter(verbose=options.verbose, plain=plain)
+    return drawn if options.timings is None else TimedReporter(drawn, options.timings)
 
 
 def stdout() -> Console:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import shutil
-import tarfile
 import threading
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 from debforge import rootfs
 from debforge.cache import Cache, atomic_write_bytes, key
 from debforge.container.engine import LABEL, Image, find_image
+from debforge.container.imagearchive import ImageConfig, write_image_archive
+from debforge.container.runner import ContainerSpec, open_container
 from debforge.dists import Target, host_arch, make_target
 from debforge.errors import ContainerError
 from debforge.resolve import Closure, resolve_closure
@@ -29,7 +32,9 @@ if TYPE_CHECKING:
 # installed wheel the copy the build made of it (pyproject.toml's package-data follows the symlink).
 IMAGES_DIR = Path(__file__).resolve().parents[1] / "images"
 # Bump when the bootstrap below changes: it is part of every image tag.
-IMAGE_FORMAT = 1
+IMAGE_FORMAT = 2
+# The image config's PATH (a loaded image has only the environment its config gives it).
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Run once inside the new system, as root, under QEMU when the target is foreign. It does what a
 # bootstrap does after unpacking (debootstrap's second stage, mmdebstrap's essential step): run each
@@ -69,6 +74,7 @@ class ImageDefinition:
     packages: tuple[str, ...]
     apt_lists: bool
     files: Path | None
+    docs: bool  # False: documentation, manual pages and translations are left out (rootfs.NO_DOCS)
     digest: str
     extras: Mapping[str, str]  # the dist table's other strings, e.g. the builder's `rustc` and `std`
 
@@ -102,6 +108,7 @@ def load_definition(name: str, target: Target, *, images_dir: Path = IMAGES_DIR)
         packages=tuple(packages),
         apt_lists=bool(data.get("apt_lists", True)),
         files=files if files.is_dir() else None,
+        docs=bool(data.get("docs", False)),
         digest=digest,
         extras={k: v for k, v in per_dist.items() if isinstance(v, str)},
     )
@@ -230,10 +237,11 @@ def _build(
         root = work / "root"
         root.mkdir()
         with reporter.step(f"Unpacking {len(records)} packages"):
-            rootfs.fill_tree(root, records, debs, target, configured=False)
+            path_filter = None if image_def.docs else rootfs.NO_DOCS
+            rootfs.fill_tree(root, records, debs, target, configured=False, path_filter=path_filter)
             _add_bootstrap_files(root, records, target, image_def, session.cache)
         with reporter.step(f"Configuring {target.dist}/{target.arch} in a container"):
-            _docker_build(session, root, target, tag=tag, closure_key=closure.key)
+            _load_and_configure(session, root, target, tag=tag, closure_key=closure.key)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     found = find_image(session, tag)
@@ -254,6 +262,8 @@ def _add_bootstrap_files(
     info = root / "var/lib/dpkg/info"
     lines = [f"{r.name} {n}" for r in ordered if (info / f"{(n := rootfs.info_name(r))}.preinst").exists()]
     (boot / "preinst").write_text("".join(f"{line}\n" for line in lines))
+    if not image_def.docs:  # dpkg in the image leaves out what the bootstrap left out
+        (root / "etc/dpkg/dpkg.cfg.d/debforge-nodoc").write_text(rootfs.NO_DOCS.dpkg_cfg())
     write_apt_sources(root, target)
     if image_def.apt_lists:
         prefill_apt_lists(root, target, cache)
@@ -311,55 +321,42 @@ def prefill_apt_lists(root: Path, target: Target, cache: Cache) -> None:
                 shutil.copyfile(cache.blob(entry.sha256), lists / name)
 
 
-def _write_context(context: Path, dockerfile: bytes, root: Path) -> None:
-    """The build context, a tar of `Dockerfile` and `rootfs.tar`, written in one pass: the inner tar
-    is streamed in place and its header filled in once its size is known (no 150 MB copy)."""
-    with context.open("w+b") as fh:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        fh.write(info.tobuf(tarfile.GNU_FORMAT) + dockerfile + b"\0" * (-len(dockerfile) % 512))
-        header_at = fh.tell()
-        fh.write(b"\0" * 512)
-        with tarfile.open(fileobj=fh, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            for entry in sorted(root.iterdir()):
-                tar.add(entry, arcname=entry.name)
-        end = fh.tell()
-        inner = tarfile.TarInfo("rootfs.tar")
-        inner.size = end - header_at - 512
-        fh.seek(header_at)
-        fh.write(inner.tobuf(tarfile.GNU_FORMAT))
-        fh.seek(end)
-        fh.write(b"\0" * (-end % 512) + b"\0" * 1024)  # end of archive: two zero blocks
-
-
-def _docker_build(session: Session, root: Path, target: Target, *, tag: str, closure_key: str) -> None:
-    """`FROM scratch` + `ADD rootfs.tar /` + the bootstrap RUN, through the legacy builder, which
-    (unlike `docker import --platform`) records the platform we ask for in the image config."""
+def _load_and_configure(session: Session, root: Path, target: Target, *, tag: str, closure_key: str) -> None:
+    """`docker load` the unpacked tree as a one-layer image with the target's platform in its config (an
+    archive debforge writes: no build context, no ADD), run the bootstrap in a container of it, and
+    commit the result as `tag`. Both images stay in the `debforge/` namespace; the unpacked one is
+    untagged at the end (its layer lives on as the base layer of `tag`)."""
     import docker  # noqa: PLC0415 - docker-py is only needed by commands that use containers
 
-    dockerfile = (
-        'FROM scratch\nADD rootfs.tar /\nRUN ["/debforge/configure"]\n'
-        f'LABEL {LABEL}.closure="{closure_key}" {LABEL}.target="{target.dist}/{target.arch}"\n'
-        'ENV LANG=C.UTF-8\nCMD ["bash"]\n'
-    )
-    context = root.parent / "context.tar"  # beside the tree, in the build's work directory
-    _write_context(context, dockerfile.encode(), root)
-    # The tree is in the context now: delete it while the engine works (it takes seconds on busy disks).
+    client = session.docker()
+    unpacked = f"{tag.rsplit(':', 1)[0]}:unpacked-{secrets.token_hex(6)}"
+    config = ImageConfig(
+        platform=target.docker_platform, env=(f"PATH={_PATH}", "LANG=C.UTF-8"), cmd=("bash",),
+        labels=((f"{LABEL}.closure", closure_key), (f"{LABEL}.target", f"{target.dist}/{target.arch}")),
+    )  # fmt: skip
+    archive = root.parent / "image.tar"  # beside the tree, in the build's work directory
+    write_image_archive(archive, root, config, tag=unpacked)
+    # The tree is in the archive now: delete it while the engine works (it takes seconds on busy disks).
     cleaner = threading.Thread(target=shutil.rmtree, args=(root,), kwargs={"ignore_errors": True})
     cleaner.start()
     try:
-        with context.open("rb") as fh:
-            session.docker().images.build(
-                fileobj=fh, custom_context=True, tag=tag, platform=target.docker_platform, rm=True,
-                forcerm=True, pull=False,
-            )  # fmt: skip
-    except docker.errors.BuildError as exc:
-        lines = [str(chunk.get("stream") or chunk.get("error") or "").rstrip() for chunk in exc.build_log]
-        tail = "\n".join(line for line in lines if line)[-2000:]
-        raise ContainerError(
-            f"configuring the {target.dist}/{target.arch} image failed: {exc.msg}\n{tail}"
-        ) from exc
+        with archive.open("rb") as fh:
+            client.images.load(fh)
+        base = Image(tag=unpacked, id="", platform=target.docker_platform, closure_key=closure_key)
+        spec = ContainerSpec(image=base, argv=("/debforge/configure",), role="image", network="none")
+        with open_container(session, spec, keep=False) as box:
+            done = box.wait(spec.argv)
+            if done.returncode != 0:
+                tail = (done.stdout + done.stderr).decode("utf-8", "replace")[-2000:]
+                where = f"{target.dist}/{target.arch}"
+                raise ContainerError(f"configuring the {where} image failed (exit {done.returncode})\n{tail}")
+            repository, _, version = tag.rpartition(":")
+            # The run's command is not the image's: CMD goes back to the config's (docker commit --change).
+            box.handle.commit(repository=repository, tag=version, changes='CMD ["bash"]')
     except docker.errors.APIError as exc:
-        raise ContainerError(f"the Docker engine refused to build {tag}: {exc}") from exc
+        raise ContainerError(f"the Docker engine refused to load or commit {tag}: {exc}") from exc
     finally:
         cleaner.join()
+        archive.unlink(missing_ok=True)
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(unpacked, noprune=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from debforge.cache import atomic_output
+from debforge.cache import HashingWriter, atomic_output
 from debforge.deb.check import DATA_MEMBERS, check_spec
 from debforge.deb.compress import Compression, gzip_bytes, open_compressor
 from debforge.deb.tarstream import TarWriter
@@ -351,20 +351,6 @@ def _control_tar(spec: PackageSpec, control: str, md5s: Mapping[str, str], *, th
     return buffer.getvalue()
 
 
-class _HashingFile:
-    """Writes through to a file while counting and hashing what goes out."""
-
-    def __init__(self, fh: IO[bytes]) -> None:
-        self._fh = fh
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        self._fh.write(data)
-        self.sha256.update(data)
-        self.size += len(data)
-
-
 def _ar_header(name: str, size: int, mtime: int) -> bytes:
     # dpkg's ar writer (lib/dpkg/ar.c): no trailing '/', uid/gid 0, mode 100644.
     return f"{name:<16}{mtime:<12}{0:<6}{0:<6}{100644:<8}{size:<10}`\n".encode()
@@ -376,7 +362,7 @@ def _write_ar(path: Path, spec: PackageSpec, control_tar: bytes, data_file: IO[b
     data_size = data_file.seek(0, 2)
     data_file.seek(0)
     with path.open("wb") as fh:
-        out = _HashingFile(fh)
+        out = HashingWriter(fh)
         out.write(b"!<arch>\n")
         for name, size, body in (
             ("debian-binary", 4, b"2.0\n"),

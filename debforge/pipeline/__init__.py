@@ -7,6 +7,7 @@ pure helpers below it, which tests/test_pipeline.py checks one by one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -14,8 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from debforge.archive import fetch_index
 from debforge.builder import Artifacts, Toolchain, build
 from debforge.cache import atomic_output, atomic_write_bytes
+from debforge.container import build_image, host_target
 from debforge.deb import (
     FileFromBytes,
     FileFromPath,
@@ -27,9 +30,11 @@ from debforge.deb import (
     write_deb,
 )
 from debforge.dists import Target
-from debforge.errors import InstallCheckError, PackageError
+from debforge.errors import DebforgeError, InstallCheckError, PackageError
+from debforge.pipeline.ahead import Ahead
 from debforge.pipeline.dbgsym import dbgsym_spec, separate_debug_entries
 from debforge.pipeline.elfs import RuntimeDepends, repair_elfs, runtime_depends, with_repaired_assets
+from debforge.pipeline.finished import load_finished, plan_key, store_finished
 from debforge.pipeline.makeshlibs import makeshlibs, with_makeshlibs
 from debforge.pipeline.policy import (
     SourceDate,
@@ -99,9 +104,55 @@ def package(
     reporter = session.reporter
     date = source_date_epoch(recipe, os.environ)  # validate before any work (style rule 7)
     reporter.info(f"SOURCE_DATE_EPOCH {date.epoch} comes from {date.note}")
-    work = Path(tempfile.mkdtemp(prefix="package-", dir=session.workspace()))  # the run's scratch space
+    options = _Options(toolchain=toolchain, emulate=emulate, test=test)
+    plan = _plan_key(session, recipe, target, out=out, options=options)
+    finished = load_finished(session.cache, plan) if plan else None
+    if isinstance(finished, PackageResult):
+        with reporter.step(f"{finished.package.path.name} is up to date (nothing changed since it was made)"):
+            return finished
+    result = _package(session, recipe, target, out=out, options=options, date=date)
+    if plan:
+        store_finished(session.cache, plan, result)
+    return result
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Options:
+    """How `package` was asked to build: where cargo runs, under QEMU or not, and whether to test-install."""
+
+    toolchain: Toolchain
+    emulate: bool
+    test: bool
+
+
+def _plan_key(
+    session: Session, recipe: Recipe, target: Target, *, out: Path, options: _Options
+) -> str | None:
+    """The plan key of a build from sources (cargo, C); None for prebuilt inputs, which may live anywhere."""
+    if recipe.build.kind in ("binary", "tree"):
+        return None
     try:
-        artifacts = build(session, recipe, target, toolchain=toolchain, emulate=emulate, out=work / "a")
+        indexes = [fetch_index(session, target).release_key]
+        if (
+            options.toolchain == "container" and not options.emulate
+        ):  # the builder's closure: the host's index
+            indexes.append(fetch_index(session, host_target(target)).release_key)
+    except DebforgeError:
+        return None  # no key, no skip: the build itself meets the same problem and says it in its words
+    inputs = {"target": repr(target), "options": repr(options), "indexes": indexes}
+    return plan_key(recipe, inputs=inputs, out=out)
+
+
+def _package(
+    session: Session, recipe: Recipe, target: Target, *, out: Path, options: _Options, date: SourceDate
+) -> PackageResult:
+    reporter = session.reporter
+    work = Path(tempfile.mkdtemp(prefix="package-", dir=session.workspace()))  # the run's scratch space
+    runtime_image = _runtime_image_ahead(session, target) if options.test else None
+    try:
+        artifacts = build(
+            session, recipe, target, toolchain=options.toolchain, emulate=options.emulate, out=work / "a"
+        )
         runtime = runtime_depends(session, recipe, target, artifacts)
         recipe = with_repaired_assets(recipe, dict(runtime.repaired_assets))
         store_depends = fix_store_paths(session, recipe, target, artifacts)
@@ -111,12 +162,29 @@ def package(
         spec = with_public_libraries(spec, runtime, target)
         deb = write_deb(spec, work, reporter=reporter, allow_zstd=target.zstd)
         dbgsym = _write_dbgsym(spec, artifacts, work, target, reporter) if recipe.build.dbgsym else None
-        if test:
+        if runtime_image is not None:
+            runtime_image.wait()
             _check_install(session, recipe, deb, target)
         record = build_record(recipe, target, deb, artifacts, runtime.closure, date=date, dbgsym=dbgsym)
         return _publish(deb, record, out, dbgsym=dbgsym)
+    except Exception:
+        if runtime_image is not None:  # let it finish (the next run reuses it), leaving no container behind
+            with contextlib.suppress(Exception):
+                runtime_image.wait()
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _runtime_image_ahead(session: Session, target: Target) -> Ahead:
+    """Start building (or finding) the runtime image `--test` installs into, beside the build."""
+    session.docker()  # connected here, once, before two threads share it
+
+    def prepare() -> None:
+        with session.reporter.step(f"Runtime image for {target.dist}/{target.arch} (beside the build)"):
+            build_image(session, target)
+
+    return Ahead(prepare, name="runtime-image")
 
 
 def _write_dbgsym(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -17,13 +19,23 @@ from debforge.dists import Target
 from debforge.errors import RootfsError
 from debforge.resolve import resolve_closure
 from debforge.rootfs.dpkgdb import DpkgDatabase, info_name, write_dpkg_database
-from debforge.rootfs.extract import Tree, Unpacked, prepare_layout, rewrite_absolute_links, unpack_deb
+from debforge.rootfs.extract import (
+    Tree,
+    Unpacked,
+    prepare_layout,
+    read_data_tar,
+    rewrite_absolute_links,
+    unpack_deb,
+)
+from debforge.rootfs.pathfilter import NO_DOCS, PathFilter
 
 __all__ = [
+    "NO_DOCS",
     "ROOTFS_FORMAT",
     "SYSROOT_BASE",
     "ClosureLike",
     "DpkgDatabase",
+    "PathFilter",
     "Sysroot",
     "Unpacked",
     "build_sysroot",
@@ -130,15 +142,35 @@ def fill_tree(
     target: Target,
     *,
     configured: bool,
+    path_filter: PathFilter | None = None,
 ) -> None:
-    """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap)."""
-    tree = Tree(root=root, merged_usr=target.merged_usr, merged_links=target.merged_links)
+    """Unpack every record into `root` and write the dpkg database (installed, or unpacked for bootstrap);
+    `path_filter` leaves out what dpkg's --path-exclude would."""
+    tree = Tree(
+        root=root, merged_usr=target.merged_usr, merged_links=target.merged_links, path_filter=path_filter
+    )
     prepare_layout(tree)
     done: list[tuple[PackageRecord, Unpacked]] = []
-    for record in records:
-        done.append((record, unpack_deb(debs[record.sha256], tree, package=record.name)))
+    paths = [debs[record.sha256] for record in records]
+    # dpkg's order is kept (a later package overwrites an earlier one's file); only the decompression,
+    # most of the time, runs ahead on the other cores.
+    for record, deb, data_tar in zip(records, paths, _decompressed_ahead(paths), strict=True):
+        done.append((record, unpack_deb(deb, tree, package=record.name, data_tar=data_tar)))
     rewrite_absolute_links(tree)
     write_dpkg_database(root, done, target.arch, configured=configured)
+
+
+def _decompressed_ahead(debs: Sequence[Path]) -> Iterator[bytes | None]:
+    """read_data_tar of each deb in order, computed up to a few debs ahead on worker threads."""
+    window = max(2, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=window, thread_name_prefix="decompress") as pool:
+        pending: deque[Future[bytes | None]] = deque()
+        for deb in debs:
+            pending.append(pool.submit(read_data_tar, deb))
+            if len(pending) > window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def clone_tree(src: Path, dest: Path) -> None:

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import tarfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import IO
 import zstandard
 
 from debforge.errors import RootfsError
+from debforge.rootfs.pathfilter import PathFilter
 
 # The top-level directories a merged-/usr system turns into symlinks (usrmerge's list; usr-is-merged
 # checks bin, sbin and lib). bookworm and trixie are merged; the others are made only when used.
@@ -30,6 +32,9 @@ INFO_FILES = (
     "preinst", "postinst", "prerm", "postrm", "config", "templates",
 )  # fmt: skip
 _MAX_LINK_HOPS = 40  # as the kernel's MAXSYMLINKS
+# A data.tar larger than this is extracted as it streams instead of being decompressed ahead into
+# memory (a decompression bomb then fills the disk it would fill anyway, not the memory).
+PREFETCH_LIMIT = 1 << 29  # 512 MiB
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +56,7 @@ class Tree:
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
     absolute_links: dict[Path, str] = field(default_factory=dict)
     real_dirs: dict[tuple[str, ...], Path] = field(default_factory=dict)  # never invalidated: dirs stay dirs
+    path_filter: PathFilter | None = None  # dpkg's --path-exclude: matching files are listed, not unpacked
 
 
 # --------------------------------------------------------------------------- reading a .deb
@@ -85,25 +91,65 @@ def _ar_members(fh: IO[bytes], deb: Path) -> Iterator[tuple[str, int]]:
 
 
 @contextlib.contextmanager
-def _open_member_tar(fh: IO[bytes], name: str, size: int, deb: Path) -> Iterator[tarfile.TarFile]:
-    """A streaming tar reader on a compressed control/data member (dpkg accepts xz, zst, gz, none)."""
+def _open_member(fh: IO[bytes], name: str, size: int, deb: Path) -> Iterator[IO[bytes] | gzip.GzipFile]:
+    """The decompressed bytes of a control/data member (dpkg accepts xz, zst, gz, none)."""
     compressed: IO[bytes] = io.BufferedReader(_Slice(fh, size), 1 << 16)
-    raw: IO[bytes] | gzip.GzipFile = compressed
     with contextlib.ExitStack() as stack:
         if name.endswith(".xz"):
-            raw = stack.enter_context(lzma.LZMAFile(compressed))
+            yield stack.enter_context(lzma.LZMAFile(compressed))
         elif name.endswith(".zst"):
-            raw = stack.enter_context(zstandard.ZstdDecompressor().stream_reader(compressed))
+            yield stack.enter_context(zstandard.ZstdDecompressor().stream_reader(compressed))
         elif name.endswith(".gz"):
-            raw = stack.enter_context(gzip.GzipFile(fileobj=compressed))
-        elif not name.endswith(".tar"):
+            yield stack.enter_context(gzip.GzipFile(fileobj=compressed))
+        elif name.endswith(".tar"):
+            yield compressed
+        else:
             raise RootfsError(f"{deb.name}: unsupported member compression {name}")
-        with tarfile.open(fileobj=raw, mode="r|") as tar:
-            yield tar
 
 
-def unpack_deb(deb: Path, tree: Tree, *, package: str) -> Unpacked:
-    """Read control.tar into memory and extract data.tar safely into the tree."""
+@contextlib.contextmanager
+def _open_member_tar(fh: IO[bytes], name: str, size: int, deb: Path) -> Iterator[tarfile.TarFile]:
+    """A streaming tar reader on a compressed control/data member."""
+    with _open_member(fh, name, size, deb) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+        yield tar
+
+
+def read_data_tar(deb: Path, *, limit: int = PREFETCH_LIMIT) -> bytes | None:
+    """The decompressed data.tar of `deb`, read whole ahead of its extraction; None above `limit` bytes
+    or in an unusual layout (several xz streams), which then stream as before.
+
+    One decompressor call over the whole member: lzma, zlib and zstandard release the GIL for the length
+    of a call, so worker threads decompress several debs at once on the other cores.
+    """
+    with deb.open("rb") as fh:
+        for name, size in _ar_members(fh, deb):
+            if name.startswith("data.tar"):
+                return _decompress_whole(name, fh.read(size), limit)
+    return None
+
+
+def _decompress_whole(name: str, data: bytes, limit: int) -> bytes | None:
+    if name.endswith(".xz"):
+        xz = lzma.LZMADecompressor()
+        out = xz.decompress(data, max_length=limit + 1)
+        whole = xz.eof and not xz.unused_data.strip(b"\0")  # xz stream padding is zero bytes
+    elif name.endswith(".gz"):
+        gz = zlib.decompressobj(wbits=31)
+        out = gz.decompress(data, limit + 1)
+        whole = gz.eof and not gz.unused_data
+    elif name.endswith(".zst"):
+        try:
+            out, whole = zstandard.ZstdDecompressor().decompress(data, max_output_size=limit + 1), True
+        except zstandard.ZstdError:  # no content size in the frame header, or larger than the limit
+            return None
+    else:
+        out, whole = data, name.endswith(".tar")
+    return out if whole and len(out) <= limit else None
+
+
+def unpack_deb(deb: Path, tree: Tree, *, package: str, data_tar: bytes | None = None) -> Unpacked:
+    """Read control.tar into memory and extract data.tar safely into the tree (from `data_tar`, the
+    member already decompressed by read_data_tar, when given)."""
     control: dict[str, bytes] = {}
     paths: list[str] = []
     files: list[tuple[str, Path]] = []
@@ -112,6 +158,9 @@ def unpack_deb(deb: Path, tree: Tree, *, package: str) -> Unpacked:
             if name.startswith("control.tar"):
                 with _open_member_tar(fh, name, size, deb) as tar:
                     control = _read_control(tar)
+            elif name.startswith("data.tar") and data_tar is not None:
+                with tarfile.open(fileobj=io.BytesIO(data_tar), mode="r|") as tar:
+                    paths = _extract_data(tar, tree, package, files)
             elif name.startswith("data.tar"):
                 with _open_member_tar(fh, name, size, deb) as tar:
                     paths = _extract_data(tar, tree, package, files)
@@ -235,6 +284,8 @@ def _extract_data(tar: tarfile.TarFile, tree: Tree, package: str, files: list[tu
         if not parts:
             continue  # "./" itself
         paths.append("/" + "/".join(parts))
+        if _filtered(tree, paths[-1], member):
+            continue
         if _is_merge_link(tree, parts, member):
             _placed(tree, parts)  # makes a lazy one (lib64 → usr/lib64) if prepare_layout did not
             continue
@@ -244,6 +295,16 @@ def _extract_data(tar: tarfile.TarFile, tree: Tree, package: str, files: list[tu
         if member.isfile():
             files.append(("/".join(parts), parent / placed[-1]))
     return paths
+
+
+def _filtered(tree: Tree, path: str, member: tarfile.TarInfo) -> bool:
+    """A path the tree's filter leaves out. dpkg still lists it in the package's .list file (dpkg -L
+    shows it, removal skips it); a directory or symlink stays where an include rule may match below it."""
+    if tree.path_filter is None:
+        return False
+    if member.isdir() or member.issym():
+        return tree.path_filter.skips_dir(path)
+    return tree.path_filter.skips(path)
 
 
 def _is_merge_link(tree: Tree, parts: tuple[str, ...], member: tarfile.TarInfo) -> bool:

@@ -16,13 +16,13 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from debforge.cache import Cache
+from debforge.cache import Cache, file_sha256
 from debforge.dists import make_target
 from debforge.elf import read_elf
 from debforge.errors import DebforgeError, ElfError
 from debforge.pipeline import PackageResult, package
 from debforge.recipe import LintianOverride, Recipe, binary_recipe, load_recipe
-from debforge.report import NullReporter
+from debforge.report import NullReporter, TimedReporter, Timings
 from debforge.run import run
 from debforge.session import Session
 from tests.conftest import require_tool
@@ -267,3 +267,12 @@ def test_hello_ssl_is_lintian_clean_with_shlibdeps_depends(
     assert "libssl3" in expected
     assert result.depends == expected
     assert _lintian(result.package.path) == []
+    # Again, nothing changed: skipped by its plan key, the same deb and record, no build step run.
+    timings = Timings()
+    with Session(cache=shared_cache, reporter=TimedReporter(NullReporter(), timings)) as session:
+        again = package(session, recipe, TARGET, out=tmp_path / "out", toolchain=toolchain)  # type: ignore[arg-type]  # as above
+    assert again.package.path == result.package.path
+    assert again.package.sha256 == result.package.sha256 == file_sha256(result.package.path)
+    titles = [step.title for step in timings.steps()]  # index checks may come first, no build step
+    assert titles[-1] == f"{result.package.path.name} is up to date (nothing changed since it was made)"
+    assert not [title for title in titles if "cargo" in title or title.startswith(("Unpacking", "write"))]

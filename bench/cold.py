@@ -1,0 +1,113 @@
+"""Benchmark: a new user's first `debforge package recipes/hello-ssl --test`, then the same again (warm).
+
+Usage: .venv/bin/python bench/cold.py [--dist bookworm] [--arch arm64] [--keep-images]
+
+A true cold start: every image in the engine's `debforge/` repository namespace is REMOVED first (all
+of them, for every target: debforge keeps all its images there, so that is how to start from nothing)
+and the cache is a new empty directory; the host is already set up. Use `--keep-images` on a shared
+engine and a (dist, arch) pair nobody else uses instead: only that pair's images are then removed.
+
+Prints, from the command's own `--timings` breakdown:
+  figure 1  cold `package --test` wall time              (target <= 90 s)
+  figure 3  the builder image for the new target         (target <= 30 s)
+  figure 5  warm `package --test` of the same, no change  (target < 3 s)
+Figures 2 and 4 are printed by bench/rootfs.py and bench/cross_vs_emulated.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+ROOT = Path(__file__).resolve().parent.parent
+DEBFORGE = Path(sys.executable).parent / "debforge"
+_STEP = re.compile(r"^\s+([\d.]+) s\s+[\d.]+%  (\s*)(.*?)(  \(failed\))?$")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed CLI run: its wall time and its --timings steps (seconds, depth, title)."""
+
+    wall: float
+    steps: tuple[tuple[float, int, str], ...]
+
+    def step(self, prefix: str) -> float | None:
+        """Seconds of the first step whose title starts with `prefix`."""
+        return next((s for s, _, title in self.steps if title.startswith(prefix)), None)
+
+    def breakdown(self) -> str:
+        return "\n".join(f"    {s:7.1f} s  {'  ' * depth}{title}" for s, depth, title in self.steps)
+
+
+def remove_images(client: docker.DockerClient, prefix: str) -> int:
+    """Remove every image with a tag under `prefix` (a repository namespace such as `debforge/`)."""
+    removed = 0
+    for image in client.images.list():
+        if any(tag.startswith(prefix) for tag in image.tags):
+            for tag in image.tags:
+                client.images.remove(tag, force=True)
+            removed += 1
+    return removed
+
+
+def package(cache: Path, out: Path, dist: str, arch: str) -> Run:
+    """`debforge --timings package recipes/hello-ssl --test` with this cache; wall seconds and steps."""
+    argv = [
+        str(DEBFORGE), "--timings", "--progress", "plain", "package", str(ROOT / "recipes/hello-ssl"),
+        "--dist", dist, "--arch", arch, "--test", "--cache-dir", str(cache), "--out", str(out),
+    ]  # fmt: skip
+    start = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - start
+    if done.returncode != 0:
+        sys.exit(f"debforge failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    block = done.stderr.split("timings:\n", 1)[-1].splitlines()
+    steps = []
+    for line in block:
+        found = _STEP.match(line)
+        if found and found.group(3) != "total (wall)":
+            steps.append((float(found.group(1)), len(found.group(2)) // 2, found.group(3)))
+    return Run(wall=wall, steps=tuple(steps))
+
+
+def figure(number: int, what: str, value: float | None, target: str, ok: bool) -> None:
+    shown = "n/a" if value is None else f"{value:.1f} s"
+    print(f"figure {number}: {what}: {shown} (target {target}) {'met' if ok else 'MISSED'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dist", default="bookworm")
+    parser.add_argument("--arch", default="arm64")
+    parser.add_argument("--keep-images", action="store_true", help="remove only this pair's images")
+    args = parser.parse_args()
+    client = docker.from_env()
+    prefix = f"debforge/{args.dist}-{args.arch}-" if args.keep_images else "debforge/"
+    print(f"removed {remove_images(client, prefix)} images under {prefix}")
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
+        cache, out = Path(tmp) / "cache", Path(tmp) / "out"
+        cold = package(cache, out, args.dist, args.arch)
+        warm = package(cache, out, args.dist, args.arch)
+    target = f"{args.dist}/{args.arch}"
+    print(f"cold `package recipes/hello-ssl --dist {args.dist} --arch {args.arch} --test`, --timings:")
+    print(cold.breakdown())
+    builder = cold.step(f"Builder image for {target}")
+    figure(1, f"cold package --test ({target})", cold.wall, "<= 90 s", cold.wall <= 90)
+    figure(3, f"builder image for a new target ({target})", builder, "<= 30 s",
+           builder is not None and builder <= 30)  # fmt: skip
+    figure(5, "warm package --test, no change", warm.wall, "< 3 s", warm.wall < 3)
+    print("warm run, --timings:")
+    print(warm.breakdown() or "    (no steps)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
