@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from debforge import __version__
 from debforge.cache import Cache
-from debforge.errors import ContainerError
+from debforge.engines import Endpoint, EngineFacts, connect, describe, engine_facts
 from debforge.report import NullReporter, Reporter
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class Session:
         ttl: float = DEFAULT_TTL,
         retry: RetryPolicy = DEFAULT_RETRY,
         keep: bool = False,
+        engine: Endpoint | None = None,
     ) -> None:
         self.cache = cache
         self.reporter: Reporter = reporter or NullReporter()
@@ -61,6 +62,10 @@ class Session:
         self.ttl = ttl
         self.retry = retry
         self.keep = keep  # leave containers behind for inspection (`--keep`)
+        self.engine = engine or Endpoint()  # the Docker engine of this run's target (`--engine`)
+        # Proved by the runner's marker-file probe, once per run: None until asked.
+        self.shares_filesystem: bool | None = None
+        self._facts: EngineFacts | None = None
         self._http: requests.Session | None = None
         self._docker: docker.DockerClient | None = None
         self._workspace: Path | None = None
@@ -75,20 +80,20 @@ class Session:
         return self._http
 
     def docker(self) -> docker.DockerClient:
-        """The Docker engine DOCKER_HOST (or the default socket) names, connected on first use."""
+        """The run's Docker engine (`--engine`, else DOCKER_HOST or the current context), connected once."""
         if self._docker is None:
-            import docker  # noqa: PLC0415 - docker-py is only needed by commands that use containers
-
-            try:
-                client = docker.from_env(timeout=600)
-                client.ping()
-            except docker.errors.DockerException as exc:
-                raise ContainerError(
-                    f"cannot talk to the Docker engine: {exc}",
-                    hint="start dockerd (scripts/setup-host.sh does) or set DOCKER_HOST to a running engine",
-                ) from exc
-            self._docker = client
+            self._docker = connect(self.engine)
         return self._docker
+
+    def engine_facts(self) -> EngineFacts:
+        """The engine's architecture and versions, asked once."""
+        if self._facts is None:
+            self._facts = engine_facts(self.docker())
+        return self._facts
+
+    def engine_name(self) -> str:
+        """How messages name the run's engine."""
+        return describe(self.engine)
 
     def workspace(self) -> Path:
         """A scratch directory for this run on the cache's filesystem (renames into the cache stay atomic)."""

@@ -20,6 +20,7 @@ from rich.text import Text
 from debforge import __version__
 from debforge.cache import Cache, default_cache_dir
 from debforge.dists import DEFAULT_MIRROR, Target, make_target, supported_arches, supported_dists
+from debforge.engines import EngineMap, parse_engines
 from debforge.report import NullReporter, Reporter, RichReporter
 from debforge.session import Session
 
@@ -93,6 +94,17 @@ Offline = Annotated[
 Ttl = Annotated[
     float, typer.Option("--ttl", rich_help_panel=_TARGET, help="Seconds cached indexes count as fresh.")
 ]
+EngineOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--engine",
+        envvar="DEBFORGE_ENGINES",
+        metavar="ARCH=ENDPOINT",
+        rich_help_panel=_TARGET,
+        help="Run ARCH's containers on this Docker engine: a context name or a URL (unix://, tcp://, "
+        "ssh://); repeatable. Others use DOCKER_HOST, else the current Docker context.",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
 
 
@@ -127,6 +139,7 @@ class TargetOptions:
     cache_dir: Path | None
     offline: bool
     ttl: float
+    engine: list[str] | None = None  # --engine ARCH=ENDPOINT words, parsed by engines()
 
     def target(self) -> Target:
         """The Target these options name (dists supplies the security mirror when none is given)."""
@@ -150,7 +163,14 @@ class TargetOptions:
         Use it as a context manager: leaving it closes the network and Docker clients and removes
         the workspace, on every path.
         """
-        return Session(cache=self.cache(), reporter=reporter(), offline=self.offline, ttl=self.ttl, keep=keep)
+        return Session(
+            cache=self.cache(), reporter=reporter(), offline=self.offline, ttl=self.ttl, keep=keep,
+            engine=self.engines().for_arch(self.arch),
+        )  # fmt: skip
+
+    def engines(self) -> EngineMap:
+        """The `--engine ARCH=ENDPOINT` choices (a usage error for a malformed one)."""
+        return parse_engines(self.engine or ())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,6 +237,7 @@ _TARGET_PARAMS = (
     ("cache_dir", CacheDir, None),
     ("offline", Offline, False),
     ("ttl", Ttl, 3600.0),
+    ("engine", EngineOption, None),
 )
 
 

@@ -25,14 +25,14 @@ from debforge.container.runner import (
     ROLE_LABEL,
     Container,
     ContainerSpec,
-    Mount,
-    local_engine,
     open_container,
     run_container,
     run_in_container,
 )
+from debforge.container.transport import CACHE_LABEL, Mount, shares_filesystem
 
 __all__ = [
+    "CACHE_LABEL",
     "IDLE",
     "IMAGES_DIR",
     "IMAGE_FORMAT",
@@ -48,11 +48,11 @@ __all__ = [
     "find_image",
     "host_target",
     "load_definition",
-    "local_engine",
     "open_container",
     "prefill_apt_lists",
     "resolve_bootstrap",
     "run_container",
     "run_in_container",
+    "shares_filesystem",
     "write_apt_sources",
 ]
