@@ -90,7 +90,7 @@ def build_c(session: Session, recipe: Recipe, target: Target, *, toolchain: str,
             "--emulate), so --toolchain host does not apply to it"
         )
     what = f"{spec.kind} build of {recipe.name} for {target.dist}/{target.arch}" + (
-        " under QEMU" if emulate else ""
+        f" ({container.execution(session, target.arch)})" if emulate else ""
     )
     sysroot = build_depends_sysroot(session, recipe, target)
     work, box = _container(session, spec, target, sysroot, emulate=emulate)
@@ -122,7 +122,11 @@ def _container(
     paths = EMULATED if emulate else PATHS
     image = _emulated_image(session, spec, target) if emulate else builder_image(session, target)
     work = _prepare(session, spec, target, paths, variant="emulate" if emulate else "cross")
-    build = target.gnu_triplet if emulate else container.host_target(target).gnu_triplet
+    build = (
+        target.gnu_triplet
+        if emulate
+        else container.host_target(target, arch=container.engine_arch(session)).gnu_triplet
+    )
     return work, container.ContainerSpec(
         image=image, argv=("sh", "-c", build_script(spec, target, build=build, paths=paths)), role="build",
         mounts=(

@@ -339,7 +339,9 @@ def _write_cargo_config(work: WorkDirs, crates: str, paths: Paths, registry: str
 
 
 def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
-    with job.reporter.step(job.what), job.cache.lock(job.work.lock, on_wait=job.reporter.warning):
+    # An emulated build says how it runs: natively on an engine of the target's arch, else under QEMU.
+    how = f" ({container.execution(job.session, job.target.arch)})" if plan.timeout else ""
+    with job.reporter.step(job.what + how), job.cache.lock(job.work.lock, on_wait=job.reporter.warning):
         done = container.run_container(job.session, plan.spec())
     code, stderr = done.returncode, done.stderr.decode("utf-8", "replace")
     if code == _TIMED_OUT and plan.timeout:

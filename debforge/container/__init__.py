@@ -6,7 +6,7 @@ images from images/*/image.toml; all three are re-exported here for `from debfor
 
 from __future__ import annotations
 
-from debforge.container.engine import LABEL, Image, find_image
+from debforge.container.engine import LABEL, Image, engine_arch, execution, find_image
 from debforge.container.image import (
     IMAGE_FORMAT,
     IMAGES_DIR,
@@ -44,6 +44,8 @@ __all__ = [
     "ImageDefinition",
     "Mount",
     "build_image",
+    "engine_arch",
+    "execution",
     "extract_rust_std",
     "find_image",
     "host_target",
