@@ -29,7 +29,7 @@ from debforge.container.runner import (
     run_container,
     run_in_container,
 )
-from debforge.container.transport import CACHE_LABEL, Mount, shares_filesystem
+from debforge.container.transport import CACHE_LABEL, Mount, probe, shares_filesystem
 
 __all__ = [
     "CACHE_LABEL",
@@ -52,6 +52,7 @@ __all__ = [
     "load_definition",
     "open_container",
     "prefill_apt_lists",
+    "probe",
     "resolve_bootstrap",
     "run_container",
     "run_in_container",
