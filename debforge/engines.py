@@ -11,8 +11,10 @@ back to the local socket.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -80,15 +82,21 @@ def connect(endpoint: Endpoint) -> docker.DockerClient:
     """A client of the engine `endpoint` names, answering a ping; ContainerError naming it otherwise."""
     import docker  # noqa: PLC0415 - docker-py is only needed by commands that use containers
 
-    try:
-        client = _client(endpoint)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise ContainerError(
-            f"cannot talk to the Docker engine {describe(endpoint)}: {exc}",
-            hint="start that engine, or point --engine/DOCKER_HOST/DOCKER_CONTEXT at a running one",
-        ) from exc
-    return client
+    failure = ""
+    # docker-py's constructor asks for the API version; when that fails, the socket it opened is only
+    # closed when its exception (and the half-made client in its frames) is freed, right here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            client = _client(endpoint)
+            client.ping()
+            return client
+        except docker.errors.DockerException as exc:
+            failure = f"cannot talk to the Docker engine {describe(endpoint)}: {exc}"
+        gc.collect()  # the half-made client sits in a reference cycle: free its socket now, quietly
+    raise ContainerError(
+        failure, hint="start that engine, or point --engine/DOCKER_HOST/DOCKER_CONTEXT at a running one"
+    )
 
 
 def _client(endpoint: Endpoint) -> docker.DockerClient:
@@ -119,14 +127,15 @@ def describe(endpoint: Endpoint) -> str:
     """How messages name the engine: its URL, `context NAME`, or what the default resolves to."""
     if endpoint.is_url:
         return endpoint.name
-    if endpoint.name != DEFAULT:
-        return f"context {endpoint.name}"
     from docker.context import ContextAPI  # noqa: PLC0415 - see connect
 
-    if os.environ.get("DOCKER_HOST"):
+    if endpoint.name == DEFAULT and os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
+    wanted = os.environ.get("DOCKER_CONTEXT") if endpoint.name == DEFAULT else endpoint.name
     # get_context answers None for a context that does not exist (its stubs say otherwise).
-    context = ContextAPI.get_context(os.environ.get("DOCKER_CONTEXT") or None)
+    context = ContextAPI.get_context(wanted or None)
+    if context is None and endpoint.name != DEFAULT:
+        return f"context {endpoint.name}"
     name, host = getattr(context, "Name", DEFAULT), getattr(context, "Host", None)
     named = "" if name == DEFAULT else f" (context {name})"
     return f"{host or 'unix:///var/run/docker.sock'}{named}"
