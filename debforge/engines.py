@@ -134,9 +134,9 @@ def describe(endpoint: Endpoint) -> str:
     wanted = os.environ.get("DOCKER_CONTEXT") if endpoint.name == DEFAULT else endpoint.name
     # get_context answers None for a context that does not exist (its stubs say otherwise).
     context = ContextAPI.get_context(wanted or None)
-    if context is None and endpoint.name != DEFAULT:
-        return f"context {endpoint.name}"
     name, host = getattr(context, "Name", DEFAULT), getattr(context, "Host", None)
+    if host is None and endpoint.name != DEFAULT:
+        return f"context {endpoint.name}"
     named = "" if name == DEFAULT else f" (context {name})"
     return f"{host or 'unix:///var/run/docker.sock'}{named}"
 

@@ -68,13 +68,24 @@ def second_engine(extra_hidden: tuple[Path, ...]) -> Iterator[SecondEngine]:
             _wait_until_up(url, proc, log)
             yield SecondEngine(url=url, hidden=hidden, log=log)
         finally:
-            proc.send_signal(signal.SIGTERM)  # dockerd stops its containers and its containerd
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc, run_dir / "docker.pid")
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _stop(proc: subprocess.Popen[bytes], pidfile: Path) -> None:
+    """SIGTERM to dockerd itself (it stops its containers and its containerd), then wait for it: the
+    unshare above it does not pass signals on, and a dockerd left behind would hold the data root."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(pidfile.read_text())
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # unshare --kill-child then kills dockerd
+        proc.wait()
 
 
 def _start(
@@ -93,21 +104,18 @@ def _start(
         ]).replace("dockerd", "exec dockerd", 1),
     ])  # fmt: skip
     with log.open("wb") as out:
+        namespaces = ["nsenter", f"--net=/run/netns/{tag}", "unshare", "--mount", "--fork", "--kill-child"]
         return subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{tag}", "unshare", "--mount", "--fork", "sh", "-c", script],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [*namespaces, "sh", "-c", script], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    import docker
-
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the second dockerd exited: {log.read_text()[-2000:]}")
-        with contextlib.suppress(Exception):
-            docker.DockerClient(base_url=url, timeout=5).ping()
+        if _sh("docker", "--host", url, "version", check=False).returncode == 0:
             return
         time.sleep(0.3)
     raise RuntimeError(f"the second dockerd did not answer within 60 s: {log.read_text()[-2000:]}")

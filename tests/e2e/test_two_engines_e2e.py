@@ -28,9 +28,11 @@ import pytest
 
 from debforge.builder.toolchain import builder_image
 from debforge.cache import Cache
-from debforge.container import Image, probe
+from debforge.container import Image, probe, run_in_container
+from debforge.container.volumes import cache_volumes
 from debforge.deb.read import read_deb
 from debforge.dists import Target
+from debforge.engines import Endpoint
 from debforge.session import Session
 from tests.conftest import require_docker, require_tool
 from tests.e2e.second_engine import SecondEngine, second_engine
@@ -92,6 +94,8 @@ class Watcher:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+        for client in self.clients.values():
+            client.close()
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
@@ -150,14 +154,12 @@ def _package_and_install(
 
 
 def test_the_second_engine_cannot_see_this_machine(
-    engine: SecondEngine, runtime_image: Image, e2e_session: Session
+    engine: SecondEngine, runtime_image: Image, e2e_session: Session, e2e_cache: Cache
 ) -> None:
-    import docker
-
-    remote = docker.DockerClient(base_url=engine.url)
-    seen = remote.containers.run(runtime_image.tag, ["sh", "-c", f"ls -A {RECIPE} | wc -l"], remove=True)
-    assert seen.strip() == b"0"  # the checkout is an empty tmpfs over there
-    assert probe(remote, runtime_image, e2e_session.workspace()) is False
+    with Session(cache=e2e_cache, engine=Endpoint(name=engine.url)) as remote:
+        seen = run_in_container(remote, runtime_image, ["sh", "-c", f"ls -A {RECIPE} | wc -l"]).text
+        assert seen.strip() == "0"  # the checkout is an empty tmpfs over there
+        assert probe(remote.docker(), runtime_image, remote.workspace()) is False
     assert probe(e2e_session.docker(), runtime_image, e2e_session.workspace()) is True  # the local engine
 
 
@@ -166,10 +168,9 @@ def test_package_and_test_install_with_docker_host(
 ) -> None:
     timing = _package_and_install(engine, e2e_cache, tmp_path, {"DOCKER_HOST": engine.url})
     print(f"timing: DOCKER_HOST={engine.url}: {timing}")
-    import docker
-
-    volumes = docker.DockerClient(base_url=engine.url).volumes.list(filters={"label": "org.debforge.cache"})
-    assert any(v.name.endswith("-target") for v in volumes)  # cargo's target dir persists over there
+    with Session(cache=e2e_cache, engine=Endpoint(name=engine.url)) as remote:
+        volumes = cache_volumes(remote)
+    assert any(v.name.endswith("-target") and v.stands_for.endswith("/target") for v in volumes)
 
 
 def test_package_and_test_install_with_engine_option(
