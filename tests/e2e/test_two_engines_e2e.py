@@ -28,7 +28,7 @@ import pytest
 
 from debforge.builder.toolchain import builder_image
 from debforge.cache import Cache
-from debforge.container import Image, probe, run_in_container
+from debforge.container import ContainerSpec, Image, Mount, probe, run_container, run_in_container
 from debforge.container.volumes import cache_volumes
 from debforge.deb.read import read_deb
 from debforge.dists import Target
@@ -178,6 +178,45 @@ def test_package_and_test_install_with_engine_option(
 ) -> None:
     timing = _package_and_install(engine, e2e_cache, tmp_path, {}, "--engine", f"arm64={engine.url}")
     print(f"timing: --engine arm64={engine.url}: {timing}")
+    doctor = _debforge(
+        "doctor", "--arch", "arm64", "--engine", f"arm64={engine.url}", "--json", env={}, cache=e2e_cache
+    )
+    listed = {c["name"]: c["detail"] for c in json.loads(doctor.stdout)}["cache volumes"]
+    cleaned = _debforge("clean", "--engine", engine.url, "--json", env={}, cache=e2e_cache)
+    assert cleaned.returncode == 0, cleaned.stderr
+    (entry,) = json.loads(cleaned.stdout)
+    removed = [v["name"] for v in entry["removed"]]
+    assert removed and all(name in listed for name in removed)  # doctor listed what clean removed
+    with Session(cache=e2e_cache, engine=Endpoint(name=engine.url)) as remote:
+        assert cache_volumes(remote) == ()
+
+
+def test_both_transports_carry_the_same_mounts(
+    runtime_image: Image, e2e_cache: Cache, tmp_path: Path
+) -> None:
+    """One spec, run with bind mounts and then with copies (as on an engine elsewhere) on the local engine."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/f").write_text("input\n")
+    script = "cat /in/f; cat /cache/n 2>/dev/null || echo none; echo x >> /cache/n; echo made > /out/r"
+    volume = f"debforge-test-{os.getpid()}"
+    for bind in (True, False):
+        out, cache_dir = tmp_path / f"out-{bind}", tmp_path / f"cache-{bind}"
+        out.mkdir()
+        cache_dir.mkdir()
+        mounts = (
+            Mount(source=tmp_path / "in", dest="/in", read_only=True),
+            Mount(source=cache_dir, dest="/cache", volume=volume),
+            Mount(source=out, dest="/out"),
+        )
+        spec = ContainerSpec(image=runtime_image, argv=("sh", "-c", script), role="build", mounts=mounts)
+        with Session(cache=e2e_cache) as session:
+            session.shares_filesystem = bind
+            runs = [run_container(session, spec).text for _ in range(2)]
+            if not bind:
+                session.docker().volumes.get(volume).remove()
+        assert runs == ["input\nnone\n", "input\nx\n"]  # the cache persists: a bind dir, else the volume
+        assert (out / "r").read_text() == "made\n"  # the output came back
+        assert (cache_dir / "n").exists() is bind  # the copy transport keeps it over there, in the volume
 
 
 def test_a_matrix_runs_each_pair_on_its_engine_at_once(
