@@ -2,8 +2,10 @@
 
 Stages take a Session instead of threading `cache`, `reporter`, `net` and `offline` through every
 call. Per-run mutable state lives here and nowhere else: the lazily opened HTTP session and Docker
-client (a warm run that needs neither never imports requests or docker-py) and the temporary
-workspace. `close()` releases all three; the CLI opens one with `with Session(...) as session:`.
+client (a warm run that needs neither never imports requests or docker-py), what the engine said
+about itself and whether it shares this filesystem, and the temporary workspace. A Session talks to
+ONE engine, its target's (`--engine ARCH=ENDPOINT`, engines.py): a matrix opens one per pair.
+`close()` releases the clients and the workspace; the CLI opens one with `with Session(...) as session:`.
 """
 
 from __future__ import annotations

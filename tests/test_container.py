@@ -210,3 +210,15 @@ def test_ctrl_c_removes_the_container_and_keep_says_how_to_enter(tmp_path: Path)
     assert reporter.warnings == [
         f"the container {box.name} is kept; enter it with `docker exec -it {box.name} bash`"
     ]
+
+
+def test_an_engine_lost_mid_run_is_one_sentence(tmp_path: Path) -> None:
+    import requests
+
+    session, client, _ = fake_session(tmp_path)
+    with (
+        pytest.raises(ContainerError, match=r"^lost the Docker engine .*: \('Connection aborted"),
+        container.open_container(session, container.ContainerSpec(image=IMAGE)),
+    ):  # docker-py's transport error while streaming logs or waiting: the engine went away
+        raise requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected())")
+    assert client.made == {}  # and the container was still removed (by name)

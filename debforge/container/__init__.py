@@ -1,7 +1,9 @@
 """Docker images of a target built from the archive, and the one runner for containers (docker-py).
 
-`engine` names the images, `runner` creates, feeds, runs and removes containers, and `image` builds
-images from images/*/image.toml; all three are re-exported here for `from debforge.container import X`.
+`engine` names the images, `runner` creates, feeds, runs and removes containers, `transport` carries
+their mounts (bind mounts on an engine that shares this filesystem, else copies and named volumes),
+`volumes` lists and prunes the cache volumes, and `image` builds images from images/*/image.toml; the
+common names are re-exported here for `from debforge.container import X`.
 """
 
 from __future__ import annotations
