@@ -130,7 +130,8 @@ def _container(
     return work, container.ContainerSpec(
         image=image, argv=("sh", "-c", build_script(spec, target, build=build, paths=paths)), role="build",
         mounts=(
-            *([] if emulate else [container.Mount(source=sysroot, dest=PATHS.sysroot, read_only=True)]),
+            *([] if emulate else [container.Mount(source=sysroot, dest=PATHS.sysroot, read_only=True,
+                                                  volume=container.content_volume(sysroot))]),
             container.Mount(source=work / "cross", dest=paths.cross, read_only=True),
             container.Mount(source=work / "src", dest=SRC, copy_back=False),  # scratch: only the
             container.Mount(source=work / "build", dest=BUILD_DIR, copy_back=False),  # stage comes back

@@ -227,8 +227,11 @@ def _cross_plan(job: _Job) -> ContainerPlan:
     std = target_std(job.session, job.toolchain)
     _write_cargo_config(work, job.spec.crates, paths, f"{paths.sysroot}/{DEBIAN_REGISTRY}")
     mounts = (
-        container.Mount(source=sysroot, dest=paths.sysroot, read_only=True),
-        container.Mount(source=std, dest=paths.std, read_only=True),
+        # Trees named by their content: on an engine elsewhere each is copied into its volume once.
+        container.Mount(
+            source=sysroot, dest=paths.sysroot, read_only=True, volume=container.content_volume(sysroot)
+        ),
+        container.Mount(source=std, dest=paths.std, read_only=True, volume=container.content_volume(std)),
         *_rw_mounts(job),
     )
     built = f"{paths.target_dir}/{target.rust_triple}/{profile_dir(job.spec.profile)}"

@@ -31,7 +31,7 @@ from debforge.container.runner import (
     run_container,
     run_in_container,
 )
-from debforge.container.transport import CACHE_LABEL, Mount, probe, shares_filesystem
+from debforge.container.transport import CACHE_LABEL, Mount, content_volume, probe, shares_filesystem
 
 __all__ = [
     "CACHE_LABEL",
@@ -46,6 +46,7 @@ __all__ = [
     "ImageDefinition",
     "Mount",
     "build_image",
+    "content_volume",
     "engine_arch",
     "execution",
     "extract_rust_std",

@@ -169,7 +169,7 @@ def open_container(session: Session, spec: ContainerSpec, *, keep: bool | None =
         bind = bool(spec.mounts) and shares_filesystem(session, spec.image)
         try:
             if not bind:
-                ensure_volumes(client, spec.mounts)
+                ensure_volumes(client, spec.mounts, spec.image)
             box = Container(_create(client, spec, name, bind=bind), name, session.reporter)
             if spec.mounts and not bind:
                 copy_in(box.handle, spec.mounts, user=spec.user)

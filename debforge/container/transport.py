@@ -6,14 +6,17 @@
   `unix://` socket proves nothing: the engine behind it may live in another mount namespace (a
   rootless or sandboxed dockerd, a VM's socket forwarded here) and then sees empty directories.
 - **copy**: each mount's contents go in through `put_archive` before the container starts, and the
-  writable ones come back through `get_archive` after it ran. A mount with a `volume` name is a
-  persistent cache (cargo's registry and target dir): a named volume on that engine, labelled
-  `org.debforge.cache` so `doctor` lists it and `clean --engine` prunes it.
+  writable ones come back through `get_archive` after it ran. A writable mount with a `volume` name is
+  a persistent cache (cargo's registry and target dir): a named volume on that engine. A read-only
+  one is a content-addressed input (a sysroot, the Rust std: trees named by their content key),
+  copied into its volume once, through a helper container, then mounted read-only by every build
+  there. Both are labelled `org.debforge.cache`, so `doctor` lists them and `clean --engine` prunes them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import shutil
 import tarfile
@@ -36,6 +39,20 @@ if TYPE_CHECKING:
 
 CACHE_LABEL = f"{LABEL}.cache"  # on named volumes: the host path the volume stands for
 _PROBE_DEST = "/debforge-probe"
+_FILL = "/debforge-fill"
+_COMPLETE = ".debforge-complete"  # written last into a filled content volume
+
+
+def content_volume(tree: Path) -> str:
+    """The volume name of a read-only tree of the cache (trees/<sha256 of its inputs>), else "" (a
+    tree without a content key, which is copied in every time).
+
+    >>> content_volume(Path("/c/trees/" + "ab" * 32)), content_volume(Path("/tmp/x"))
+    ('debforge-tree-abababababababababababababababab', '')
+    """
+    name = tree.name
+    is_key = tree.parent.name == "trees" and re.fullmatch(r"[0-9a-f]{64}", name) is not None
+    return f"debforge-tree-{name[:32]}" if is_key else ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,7 +64,8 @@ class Mount:
     dest: str
     read_only: bool = False
     copy_back: bool | None = None  # copy transport: bring dest back into source (default: when writable)
-    volume: str = ""  # copy transport: a named volume keeps dest between runs (a persistent cache)
+    volume: str = ""  # copy transport: a named volume keeps dest between runs (a cache, or a
+    # content-addressed input when read-only: see content_volume)
 
     @property
     def returns(self) -> bool:
@@ -115,20 +133,46 @@ def docker_mounts(mounts: Sequence[Mount], *, bind: bool) -> list[docker.types.M
     if bind:
         # type=bind, not the legacy `volumes=` Binds: a missing source is an error, never an empty dir.
         return [DockerMount(m.dest, str(m.source), type="bind", read_only=m.read_only) for m in mounts]
-    return [DockerMount(m.dest, m.volume, type="volume") for m in mounts if m.volume]
+    return [DockerMount(m.dest, m.volume, type="volume", read_only=m.read_only) for m in mounts if m.volume]
 
 
-def ensure_volumes(client: docker.DockerClient, mounts: Sequence[Mount]) -> None:
-    """Create the cache volumes that do not exist yet on the engine, labelled for doctor and clean."""
+def ensure_volumes(client: docker.DockerClient, mounts: Sequence[Mount], image: Image) -> None:
+    """Create the volumes that do not exist yet on the engine (labelled for doctor and clean), and fill
+    each read-only one that holds no complete copy of its tree yet."""
     import docker  # noqa: PLC0415 - see probe
 
-    for m in mounts:
-        if not m.volume:
-            continue
+    for m in (m for m in mounts if m.volume):
         try:
             client.volumes.get(m.volume)
         except docker.errors.NotFound:
             client.volumes.create(m.volume, labels={LABEL: "1", CACHE_LABEL: str(m.source)})
+        if m.read_only:
+            _fill(client, m, image)
+
+
+def _fill(client: docker.DockerClient, mount: Mount, image: Image) -> None:
+    """Copy a tree into its content volume through a helper container that is never started, unless a
+    complete copy is there already (its marker is written last: a fill cut short is filled again)."""
+    import docker  # noqa: PLC0415 - see probe
+    from docker.types import Mount as DockerMount  # noqa: PLC0415 - see probe
+
+    helper = client.containers.create(
+        image.tag, ["true"], mounts=[DockerMount(_FILL, mount.volume, type="volume")],
+        labels={LABEL: "1", f"{LABEL}.role": "fill"}, platform=image.platform or None, network_disabled=True,
+    )  # fmt: skip
+    try:
+        try:
+            helper.get_archive(f"{_FILL}/{_COMPLETE}")
+            return  # filled before: by this machine or another one sharing the engine
+        except docker.errors.NotFound:
+            pass
+        copy_in(helper, [Mount(source=mount.source, dest=_FILL, read_only=True)], user="0:0")
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / _COMPLETE).write_text(str(mount.source))
+            copy_in(helper, [Mount(source=Path(tmp), dest=_FILL, read_only=True)], user="0:0")
+    finally:
+        with contextlib.suppress(docker.errors.DockerException):
+            helper.remove(force=True)
 
 
 def copy_in(box: docker.models.containers.Container, mounts: Sequence[Mount], *, user: str) -> None:
@@ -136,7 +180,7 @@ def copy_in(box: docker.models.containers.Container, mounts: Sequence[Mount], *,
     owner = _owner(user)
     with tempfile.TemporaryFile() as fh:
         with tarfile.open(fileobj=fh, mode="w") as tar:
-            for m in mounts:
+            for m in (m for m in mounts if not (m.read_only and m.volume)):  # those are in their volume
                 # Read-only inputs root-owned and readable by all; writable ones the build user's own.
                 tar.add(m.source, arcname=m.dest.lstrip("/"), filter=_chown((0, 0) if m.read_only else owner))
         fh.seek(0)

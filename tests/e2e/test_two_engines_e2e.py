@@ -28,7 +28,15 @@ import pytest
 
 from debforge.builder.toolchain import builder_image
 from debforge.cache import Cache
-from debforge.container import ContainerSpec, Image, Mount, probe, run_container, run_in_container
+from debforge.container import (
+    ContainerSpec,
+    Image,
+    Mount,
+    content_volume,
+    probe,
+    run_container,
+    run_in_container,
+)
 from debforge.container.volumes import cache_volumes
 from debforge.deb.read import read_deb
 from debforge.dists import Target
@@ -197,7 +205,12 @@ def test_both_transports_carry_the_same_mounts(
     """One spec, run with bind mounts and then with copies (as on an engine elsewhere) on the local engine."""
     (tmp_path / "in").mkdir()
     (tmp_path / "in/f").write_text("input\n")
-    script = "cat /in/f; cat /cache/n 2>/dev/null || echo none; echo x >> /cache/n; echo made > /out/r"
+    tree = tmp_path / "trees" / os.urandom(32).hex()  # a tree of the cache, named by its content key
+    tree.mkdir(parents=True)
+    (tree / "t").write_text("tree\n")
+    script = (
+        "cat /in/f /tree/t; cat /cache/n 2>/dev/null || echo none; echo x >> /cache/n; echo made > /out/r"
+    )
     volume = f"debforge-test-{os.getpid()}"
     for bind in (True, False):
         out, cache_dir = tmp_path / f"out-{bind}", tmp_path / f"cache-{bind}"
@@ -205,16 +218,24 @@ def test_both_transports_carry_the_same_mounts(
         cache_dir.mkdir()
         mounts = (
             Mount(source=tmp_path / "in", dest="/in", read_only=True),
+            Mount(source=tree, dest="/tree", read_only=True, volume=content_volume(tree)),
             Mount(source=cache_dir, dest="/cache", volume=volume),
             Mount(source=out, dest="/out"),
         )
         spec = ContainerSpec(image=runtime_image, argv=("sh", "-c", script), role="build", mounts=mounts)
         with Session(cache=e2e_cache) as session:
             session.shares_filesystem = bind
-            runs = [run_container(session, spec).text for _ in range(2)]
+            first = run_container(session, spec).text
+            (tree / "t").write_text("changed\n")  # never happens to a real tree: its name is its content
+            second = run_container(session, spec).text
+            (tree / "t").write_text("tree\n")
             if not bind:
-                session.docker().volumes.get(volume).remove()
-        assert runs == ["input\nnone\n", "input\nx\n"]  # the cache persists: a bind dir, else the volume
+                for name in (volume, content_volume(tree)):
+                    session.docker().volumes.get(name).remove()
+        assert first == "input\ntree\nnone\n"
+        # The cache persists (a bind dir, else the volume); a content volume is filled once, so the
+        # copy transport still shows the tree as it was when it was filled.
+        assert second == f"input\n{'changed' if bind else 'tree'}\nx\n"
         assert (out / "r").read_text() == "made\n"  # the output came back
         assert (cache_dir / "n").exists() is bind  # the copy transport keeps it over there, in the volume
 
