@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from debforge.container import LABEL, Image, run_in_container
+from debforge.container import LABEL, Image, run_in_container, shares_filesystem
 from debforge.container.volumes import cache_volumes
 from debforge.dists import Target, host_arch
 from debforge.errors import CommandError, ContainerError
@@ -68,8 +68,8 @@ def check_engine(session: Session, arches: Sequence[str]) -> Check:
 
 
 def _engine_free(session: Session) -> str:
-    """Free space where the engine keeps images and volumes: `df` in a debforge image of its own arch
-    (the API reports usage, never free space)."""
+    """Free space where the engine keeps images and volumes (`df` in a debforge image of its own arch:
+    the API reports usage, never free space), and whether it shares this filesystem (the probe)."""
     native = [
         img for img in session.docker().images.list(filters={"label": f"{LABEL}.closure"})
         if img.tags and session.engine_facts().arch == _DOCKER_ARCH.get(str(img.attrs.get("Architecture")))
@@ -77,11 +77,12 @@ def _engine_free(session: Session) -> str:
     if not native:
         return "free disk unknown until debforge has built an image there"
     image = Image(tag=native[0].tags[0], id="", platform="", closure_key="")
+    files = "bind mounts" if shares_filesystem(session, image) else "files copied through the API"
     try:
         lines = run_in_container(session, image, ["df", "-Pk", "/"]).text.splitlines()
-        return f"{int(lines[-1].split()[3]) / 2**20:.1f} GiB free"
+        return f"{int(lines[-1].split()[3]) / 2**20:.1f} GiB free, {files}"
     except (ContainerError, CommandError, ValueError, IndexError):
-        return "free disk unknown"
+        return f"free disk unknown, {files}"
 
 
 def _native(session: Session, arch: str) -> bool:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import secrets
 import shutil
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from debforge.container.engine import Image
     from debforge.session import Session
 
+log = logging.getLogger("debforge.container")
 CACHE_LABEL = f"{LABEL}.cache"  # on named volumes: the host path the volume stands for
 _PROBE_DEST = "/debforge-probe"
 _FILL = "/debforge-fill"
@@ -81,7 +83,7 @@ def shares_filesystem(session: Session, image: Image) -> bool:
     if session.shares_filesystem is None:
         session.shares_filesystem = probe(session.docker(), image, session.workspace())
         how = "bind mounts" if session.shares_filesystem else "copies through the Docker API"
-        session.reporter.info(f"engine {session.engine_name()}: {how}")
+        log.debug("engine %s: %s", session.engine_name(), how)  # `doctor` says it too
     return session.shares_filesystem
 
 

@@ -130,7 +130,7 @@ def _debforge(
     full = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DEBFORGE_ENGINES")}
     full |= {"DEBFORGE_CACHE": str(cache.root), **env}
     return subprocess.run(
-        [sys.executable, "-m", "debforge", "--progress", "plain", "--verbose", *args],
+        [sys.executable, "-m", "debforge", "--progress", "plain", "--debug", *args],
         capture_output=True, text=True, check=False, timeout=timeout, env=full,
     )  # fmt: skip
 
@@ -145,7 +145,7 @@ def _package_and_install(
         done = _debforge(*args, *engine_args, env=env, cache=cache)
         packaged = time.monotonic() - start
     assert done.returncode == 0, done.stderr[-4000:]
-    assert f"engine {engine.url}: copies through the Docker API" in done.stderr
+    assert f"debforge.container: engine {engine.url}: copies through the Docker API" in done.stderr
     builds = watcher.on("second")
     assert builds, "no build container was seen on the second engine"
     assert all(types and set(types) == {"volume"} for types in builds.values()), builds  # no bind mount
@@ -289,5 +289,9 @@ def test_a_native_engine_builds_its_image_alone_and_says_native(
     doctor = _debforge("doctor", "--dist", "bookworm", "--arch", "amd64", "--json", env=env, cache=e2e_cache)
     checks = {c["name"]: c for c in json.loads(doctor.stdout)}
     line = checks[f"engine {engine.url}"]["detail"]
-    assert "API 1." in line and "GiB free" in line and line.endswith("amd64: native")
+    assert (
+        "API 1." in line
+        and "GiB free, files copied through the API" in line
+        and line.endswith("amd64: native")
+    )
     assert checks["binfmt"]["detail"] == "not needed: the engine runs amd64 natively"
