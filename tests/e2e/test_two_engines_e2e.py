@@ -278,6 +278,9 @@ def test_a_lost_engine_fails_its_pairs_with_one_sentence(e2e_cache: Cache, tmp_p
 def test_a_native_engine_builds_its_image_alone_and_says_native(
     engine: SecondEngine, e2e_cache: Cache
 ) -> None:
+    with Session(cache=e2e_cache, engine=Endpoint(name=engine.url)) as remote:  # kept from an earlier run
+        for image in remote.docker().images.list(filters={"label": "org.debforge.target=bookworm/amd64"}):
+            remote.docker().images.remove(str(image.id), force=True)
     start = time.monotonic()
     env = {"DOCKER_HOST": engine.url}
     done = _debforge("image", "--dist", "bookworm", "--arch", "amd64", "--json", env=env, cache=e2e_cache)
