@@ -290,7 +290,15 @@ def supported_arches(dist: str | None = None) -> tuple[str, ...]:
 
 def host_arch() -> str | None:
     """The Debian architecture of this machine (None for one debforge does not know)."""
-    machine = os.uname().machine
+    return machine_arch(os.uname().machine)
+
+
+def machine_arch(machine: str) -> str | None:
+    """The Debian architecture of a `uname -m` name (a Docker engine's `Architecture`), else None.
+
+    >>> machine_arch("aarch64"), machine_arch("x86_64"), machine_arch("vax")
+    ('arm64', 'amd64', None)
+    """
     return next((arch for arch, name in _QEMU.items() if name == machine), _UNAME_ALIASES.get(machine))
 
 

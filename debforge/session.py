@@ -2,8 +2,10 @@
 
 Stages take a Session instead of threading `cache`, `reporter`, `net` and `offline` through every
 call. Per-run mutable state lives here and nowhere else: the lazily opened HTTP session and Docker
-client (a warm run that needs neither never imports requests or docker-py) and the temporary
-workspace. `close()` releases all three; the CLI opens one with `with Session(...) as session:`.
+client (a warm run that needs neither never imports requests or docker-py), what the engine said
+about itself and whether it shares this filesystem, and the temporary workspace. A Session talks to
+ONE engine, its target's (`--engine ARCH=ENDPOINT`, engines.py): a matrix opens one per pair.
+`close()` releases the clients and the workspace; the CLI opens one with `with Session(...) as session:`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from debforge import __version__
 from debforge.cache import Cache
-from debforge.errors import ContainerError
+from debforge.engines import Endpoint, EngineFacts, connect, describe, engine_facts
 from debforge.report import NullReporter, Reporter
 
 if TYPE_CHECKING:
@@ -42,6 +44,19 @@ DEFAULT_RETRY = RetryPolicy()
 DEFAULT_TTL = 3600.0  # seconds a checked InRelease counts as fresh
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Freshness:
+    """When a cached InRelease is used: checked less than `ttl` seconds ago, and within its Valid-Until
+    unless `check_valid_until` is off (apt's Acquire::Check-Valid-Until=false, for frozen mirrors such
+    as snapshot.debian.org, whose InRelease outlives its Valid-Until: used with a warning)."""
+
+    ttl: float = DEFAULT_TTL
+    check_valid_until: bool = True
+
+
+DEFAULT_FRESHNESS = Freshness()
+
+
 class Session:
     """What one debforge run shares across its stages; see the module docstring."""
 
@@ -51,20 +66,22 @@ class Session:
         cache: Cache,
         reporter: Reporter | None = None,
         offline: bool = False,
-        ttl: float = DEFAULT_TTL,
+        freshness: Freshness = DEFAULT_FRESHNESS,
         retry: RetryPolicy = DEFAULT_RETRY,
         keep: bool = False,
-        check_valid_until: bool = True,
+        engine: Endpoint | None = None,
     ) -> None:
         self.cache = cache
         self.reporter: Reporter = reporter or NullReporter()
         self.offline = offline
-        self.ttl = ttl
+        self.ttl = freshness.ttl
+        self.check_valid_until = freshness.check_valid_until
         self.retry = retry
         self.keep = keep  # leave containers behind for inspection (`--keep`)
-        # apt's Acquire::Check-Valid-Until: off only for frozen mirrors (snapshot.debian.org), whose
-        # InRelease outlives its Valid-Until; then an expired Release is used with a warning.
-        self.check_valid_until = check_valid_until
+        self.engine = engine or Endpoint()  # the Docker engine of this run's target (`--engine`)
+        # Proved by the runner's marker-file probe, once per run: None until asked.
+        self.shares_filesystem: bool | None = None
+        self._facts: EngineFacts | None = None
         self._http: requests.Session | None = None
         self._docker: docker.DockerClient | None = None
         self._workspace: Path | None = None
@@ -79,20 +96,20 @@ class Session:
         return self._http
 
     def docker(self) -> docker.DockerClient:
-        """The Docker engine DOCKER_HOST (or the default socket) names, connected on first use."""
+        """The run's Docker engine (`--engine`, else DOCKER_HOST or the current context), connected once."""
         if self._docker is None:
-            import docker  # noqa: PLC0415 - docker-py is only needed by commands that use containers
-
-            try:
-                client = docker.from_env(timeout=600)
-                client.ping()
-            except docker.errors.DockerException as exc:
-                raise ContainerError(
-                    f"cannot talk to the Docker engine: {exc}",
-                    hint="start dockerd (scripts/setup-host.sh does) or set DOCKER_HOST to a running engine",
-                ) from exc
-            self._docker = client
+            self._docker = connect(self.engine)
         return self._docker
+
+    def engine_facts(self) -> EngineFacts:
+        """The engine's architecture and versions, asked once."""
+        if self._facts is None:
+            self._facts = engine_facts(self.docker())
+        return self._facts
+
+    def engine_name(self) -> str:
+        """How messages name the run's engine."""
+        return describe(self.engine)
 
     def workspace(self) -> Path:
         """A scratch directory for this run on the cache's filesystem (renames into the cache stay atomic)."""

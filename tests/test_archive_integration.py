@@ -23,12 +23,13 @@ from debforge.dists import Target
 from debforge.errors import FetchError, HashMismatchError, OfflineError, SignatureError
 from debforge.report import NullReporter, Reporter
 from debforge.run import run
-from debforge.session import RetryPolicy, Session
+from debforge.session import Freshness, RetryPolicy, Session
 from tests.conftest import require_tool
 from tests.helpers.aptrepo import Fault, GpgKey, Repo, Server, build_repo, make_key, serve
 
 pytestmark = pytest.mark.integration
 FAST = RetryPolicy(attempts=3, backoff=0.01, timeout=5)
+NO_VALID_UNTIL = Freshness(check_valid_until=False)
 LIB = "usr/lib/aarch64-linux-gnu/libfoo.so.1"
 PACKAGES: list[dict[str, Any]] = [
     {"Package": "libfoo1", "Version": "1.0-1", "Multi-Arch": "same", "Depends": "libc6 (>= 2.34)",
@@ -65,7 +66,7 @@ def session_of(
     cache: Cache, reporter: Reporter | None = None, *, offline: bool = False, ttl: float = 3600
 ) -> Session:
     """A run's Session as the CLI opens one, with fast retries."""
-    return Session(cache=cache, reporter=reporter, offline=offline, ttl=ttl, retry=FAST)
+    return Session(cache=cache, reporter=reporter, offline=offline, freshness=Freshness(ttl=ttl), retry=FAST)
 
 
 def index_of(
@@ -223,9 +224,9 @@ def test_no_check_valid_until_uses_an_expired_release_with_a_warning(
     warned = Recording()
     with serve(stale.root) as server:
         target = stale.target(server.url)
-        with Session(cache=cache, reporter=warned, retry=FAST, check_valid_until=False) as session:
+        with Session(cache=cache, reporter=warned, retry=FAST, freshness=NO_VALID_UNTIL) as session:
             assert fetch_index(session, target).candidate("libfoo1") is not None
-        with Session(cache=cache, offline=True, check_valid_until=False) as session:
+        with Session(cache=cache, offline=True, freshness=NO_VALID_UNTIL) as session:
             assert fetch_index(session, target).candidate("libfoo1") is not None
         with pytest.raises(SignatureError, match=r"expired on"), Session(cache=cache, offline=True) as again:
             fetch_index(again, target)  # the check is per run: the next run without the flag refuses

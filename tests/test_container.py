@@ -166,14 +166,32 @@ def test_the_spec_becomes_the_create_call(tmp_path: Path) -> None:
         mounts=(container.Mount(source=tmp_path, dest="/src", read_only=True),), env=(("A", "b"),),
         workdir="/src", network="none", timeout=60,
     )  # fmt: skip
+    session.shares_filesystem = True  # as if the marker-file probe had read its file back
     with container.open_container(session, spec) as box:
         assert box.name.startswith("debforge-build-")
+        assert box.handle.archives == []  # bind transport: nothing copied
     (made,) = client.created
     assert made["argv"] == ["timeout", "--kill-after=30", "60", "sh", "-c", "x"]
-    assert made["volumes"] == {str(tmp_path): {"bind": "/src", "mode": "ro"}}
+    assert made["mounts"] == [{"Target": "/src", "Source": str(tmp_path), "Type": "bind", "ReadOnly": True}]
     assert made["labels"] == {"org.debforge": "1", "org.debforge.role": "build", "extra": "1"}
     assert (made["user"], made["working_dir"], made["network_mode"]) == ("1000:1000", "/src", "none")
     assert (made["platform"], made["environment"]) == ("linux/arm64", {"A": "b"})
+
+
+def test_an_engine_elsewhere_gets_the_mounts_copied_in_before_start(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src/f").write_text("x")
+    session, client, _ = fake_session(tmp_path)
+    session.shares_filesystem = False  # the probe did not read its marker back
+    mount = container.Mount(source=tmp_path / "src", dest="/debforge/sysroot", read_only=True)
+    spec = container.ContainerSpec(image=IMAGE, role="build", mounts=(mount,), user="1000:1000")
+    with container.open_container(session, spec) as box:
+        ((path, data),) = box.handle.archives
+    assert client.created[0]["mounts"] is None  # no bind mount at all
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {m.name: (m.uid, m.mode & 0o444) for m in tar.getmembers()}
+    assert path == "/"
+    assert members == {"debforge/sysroot": (0, 0o444), "debforge/sysroot/f": (0, 0o444)}
 
 
 def test_ctrl_c_removes_the_container_and_keep_says_how_to_enter(tmp_path: Path) -> None:
@@ -222,3 +240,15 @@ def test_image_archive_is_what_docker_load_reads(tmp_path: Path) -> None:
     with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
         members = {m.name: m for m in tar}
     assert members["usr/bin/tool"].isfile() and members["bin"].linkname == "usr/bin"
+
+
+def test_an_engine_lost_mid_run_is_one_sentence(tmp_path: Path) -> None:
+    import requests
+
+    session, client, _ = fake_session(tmp_path)
+    with (
+        pytest.raises(ContainerError, match=r"^lost the Docker engine .*: \('Connection aborted"),
+        container.open_container(session, container.ContainerSpec(image=IMAGE)),
+    ):  # docker-py's transport error while streaming logs or waiting: the engine went away
+        raise requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected())")
+    assert client.made == {}  # and the container was still removed (by name)

@@ -11,6 +11,7 @@ ORDER = [
     "report",
     "cache",
     "dists",
+    "engines",
     "session",
     "recipe",
     "archive",

@@ -63,7 +63,7 @@ from debforge.recipe import (
 from debforge.report import NullReporter
 from debforge.resolve import Closure
 from debforge.rootfs import make_sysroot
-from debforge.session import Session
+from debforge.session import Freshness, Session
 from tests.conftest import require_tool
 from tests.helpers.aptrepo import Fault, Repo, build_repo, make_key, serve
 from tests.helpers.elfs import compile_c
@@ -568,7 +568,8 @@ def test_package_offline_never_downloads_the_build_depends(archive: Repo, tmp_pa
         with Session(cache=cache) as online:
             fetch_index(online, target)
         before = len(server.requests)
-        with Session(cache=cache, offline=True, ttl=0) as session, pytest.raises(OfflineError) as caught:
+        stale = Session(cache=cache, offline=True, freshness=Freshness(ttl=0))
+        with stale as session, pytest.raises(OfflineError) as caught:
             package(session, recipe, target, out=tmp_path / "out")
         assert server.requests[before:] == []
     assert str(caught.value).startswith("--offline forbids downloading ")

@@ -1,10 +1,11 @@
 """C/C++ builds (autotools, CMake, Meson, make, script): cross in the builder container, into a staging tree.
 
 The builder image (images/builder: the machine's own arch, Debian's gcc/g++-<triplet>, cmake,
-meson, autotools) gets fixed bind mounts: a fresh copy of the project, the build-depends sysroot
-(read-only), the generated cross files (debforge/builder/crossfiles.py) and an empty staging dir
-that the install step writes into. What it installed is then checked and trimmed
-(debforge/builder/staging.py) and handed on file by file; `assets = ["$install"]` packages it.
+meson, autotools) gets fixed mounts (bind or copied, container/transport.py): a fresh copy of the
+project, the build-depends sysroot (read-only), the generated cross files
+(debforge/builder/crossfiles.py) and an empty staging dir that the install step writes into. What it
+installed is then checked and trimmed (debforge/builder/staging.py) and handed on file by file;
+`assets = ["$install"]` packages it.
 """
 
 from __future__ import annotations
@@ -88,12 +89,8 @@ def build_c(session: Session, recipe: Recipe, target: Target, *, toolchain: str,
             f"kind '{spec.kind}' of {recipe.recipe_file} builds in the builder container (or with "
             "--emulate), so --toolchain host does not apply to it"
         )
-    if not container.local_engine():
-        raise BuildError(
-            "the build stage bind-mounts the project and needs a local Docker engine, not DOCKER_HOST"
-        )
     what = f"{spec.kind} build of {recipe.name} for {target.dist}/{target.arch}" + (
-        " under QEMU" if emulate else ""
+        f" ({container.execution(session, target.arch)})" if emulate else ""
     )
     sysroot = build_depends_sysroot(session, recipe, target)
     work, box = _container(session, spec, target, sysroot, emulate=emulate)
@@ -125,14 +122,19 @@ def _container(
     paths = EMULATED if emulate else PATHS
     image = _emulated_image(session, spec, target) if emulate else builder_image(session, target)
     work = _prepare(session, spec, target, paths, variant="emulate" if emulate else "cross")
-    build = target.gnu_triplet if emulate else container.host_target(target).gnu_triplet
+    build = (
+        target.gnu_triplet
+        if emulate
+        else container.host_target(target, arch=container.engine_arch(session)).gnu_triplet
+    )
     return work, container.ContainerSpec(
         image=image, argv=("sh", "-c", build_script(spec, target, build=build, paths=paths)), role="build",
         mounts=(
-            *([] if emulate else [container.Mount(source=sysroot, dest=PATHS.sysroot, read_only=True)]),
+            *([] if emulate else [container.Mount(source=sysroot, dest=PATHS.sysroot, read_only=True,
+                                                  volume=container.content_volume(sysroot))]),
             container.Mount(source=work / "cross", dest=paths.cross, read_only=True),
-            container.Mount(source=work / "src", dest=SRC),
-            container.Mount(source=work / "build", dest=BUILD_DIR),
+            container.Mount(source=work / "src", dest=SRC, copy_back=False),  # scratch: only the
+            container.Mount(source=work / "build", dest=BUILD_DIR, copy_back=False),  # stage comes back
             container.Mount(source=work / "stage", dest=paths.stage),
         ),
         user=f"{os.getuid()}:{os.getgid()}", workdir=_workdir(spec), network="none",

@@ -1,8 +1,9 @@
 """Cargo builds for a target: cross in the Rust builder container (default), on the host, or emulated.
 
-The cross build runs the builder image (the machine's own arch, same dist: rustc, cargo,
-gcc-<triplet>, pkg-config) with fixed bind mounts: the project, the build-depends sysroot and the
-target's Rust std (both read-only trees in the cache), a per-project cargo home and target dir.
+The cross build runs the builder image (the engine's own arch, same dist: rustc, cargo,
+gcc-<triplet>, pkg-config) with fixed mounts: the project, the build-depends sysroot and the
+target's Rust std (both read-only trees in the cache), a per-project cargo home and target dir
+(bind mounts on an engine that sees this filesystem, else copies and named volumes: container/transport).
 Every snag of ../shared/reference/cross-build-notes.md is configured here, not left to the user.
 """
 
@@ -226,8 +227,11 @@ def _cross_plan(job: _Job) -> ContainerPlan:
     std = target_std(job.session, job.toolchain)
     _write_cargo_config(work, job.spec.crates, paths, f"{paths.sysroot}/{DEBIAN_REGISTRY}")
     mounts = (
-        container.Mount(source=sysroot, dest=paths.sysroot, read_only=True),
-        container.Mount(source=std, dest=paths.std, read_only=True),
+        # Trees named by their content: on an engine elsewhere each is copied into its volume once.
+        container.Mount(
+            source=sysroot, dest=paths.sysroot, read_only=True, volume=container.content_volume(sysroot)
+        ),
+        container.Mount(source=std, dest=paths.std, read_only=True, volume=container.content_volume(std)),
         *_rw_mounts(job),
     )
     built = f"{paths.target_dir}/{target.rust_triple}/{profile_dir(job.spec.profile)}"
@@ -245,9 +249,15 @@ def _cross_plan(job: _Job) -> ContainerPlan:
 def _rw_mounts(job: _Job) -> tuple[container.Mount, ...]:
     paths = IN_CONTAINER
     return (
-        container.Mount(source=job.recipe.source_dir, dest=paths.src),
-        container.Mount(source=job.work.cargo_home, dest=paths.cargo_home),
-        container.Mount(source=job.work.target_dir, dest=paths.target_dir),
+        # Off this machine (the copy transport) the project goes in and never back, cargo's home and
+        # target dir live in named volumes on that engine, and only `out` comes back.
+        container.Mount(source=job.recipe.source_dir, dest=paths.src, copy_back=False),
+        container.Mount(
+            source=job.work.cargo_home, dest=paths.cargo_home, volume=f"debforge-{job.work.lock}-cargo"
+        ),
+        container.Mount(
+            source=job.work.target_dir, dest=paths.target_dir, volume=f"debforge-{job.work.lock}-target"
+        ),
         container.Mount(source=job.work.out, dest=paths.out),
     )
 
@@ -332,12 +342,9 @@ def _write_cargo_config(work: WorkDirs, crates: str, paths: Paths, registry: str
 
 
 def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
-    if not container.local_engine():
-        raise BuildError(
-            "the build stage bind-mounts the project and needs a local Docker engine, not DOCKER_HOST",
-            hint="unset DOCKER_HOST, or build with --toolchain host",
-        )
-    with job.reporter.step(job.what), job.cache.lock(job.work.lock, on_wait=job.reporter.warning):
+    # An emulated build says how it runs: natively on an engine of the target's arch, else under QEMU.
+    how = f" ({container.execution(job.session, job.target.arch)})" if plan.timeout else ""
+    with job.reporter.step(job.what + how), job.cache.lock(job.work.lock, on_wait=job.reporter.warning):
         done = container.run_container(job.session, plan.spec())
     code, stderr = done.returncode, done.stderr.decode("utf-8", "replace")
     if code == _TIMED_OUT and plan.timeout:

@@ -61,7 +61,8 @@ def _rust_pins(session: Session, target: Target) -> tuple[str, ...]:
     """`rustc=V`, `cargo=V` and `std=V` when the target's std exists only in an older version than the
     candidate rustc (apt's `name=version`: the candidate for the whole resolution); else no pins."""
     version = container.rust_toolchain_version(session, target)
-    candidate = fetch_index(session, container.host_target(target)).candidate(_builder_rust(target)[0])
+    builder_target = container.host_target(target, arch=container.engine_arch(session))
+    candidate = fetch_index(session, builder_target).candidate(_builder_rust(target)[0])
     if candidate is not None and candidate.version == version:
         return ()
     # rustc Depends on its own arch's std `(= version)`, so that one is pinned too.

@@ -19,6 +19,7 @@ from rich.text import Text
 from debforge.cache import default_cache_dir
 from debforge.cli import build as build_commands
 from debforge.cli import elf as elf_commands
+from debforge.cli import engines as engine_commands
 from debforge.cli.cargodeb import preprocess_argv
 from debforge.cli.options import (
     GLOBAL_OPTIONS,
@@ -208,16 +209,19 @@ def image(
 def doctor(json_out: Json = False, *, opts: TargetOptions) -> None:
     """Check Docker, binfmt/QEMU, keyring and cache; each problem says what to run to fix it."""
     from debforge.cache import Cache
-    from debforge.doctor import check_environment
+    from debforge.doctor import check_engine, check_environment
     from debforge.session import Session
 
-    target = opts.target()
+    target, engines = opts.target(), opts.engines()
     cache = Cache(opts.cache_dir or default_cache_dir())  # probed by the check, never created
+    mine = engines.for_arch(target.arch)
     with Session(
-        cache=cache, reporter=reporter(), offline=opts.offline, ttl=opts.ttl,
-        check_valid_until=opts.check_valid_until,
+        cache=cache, reporter=reporter(), offline=opts.offline, freshness=opts.freshness(), engine=mine,
     ) as session:  # fmt: skip
         checks = check_environment(session, target)
+    for endpoint in (e for e in engines.endpoints() if e != mine):  # every other --engine, by its arches
+        with Session(cache=cache, engine=endpoint) as other:
+            checks += (check_engine(other, [a for a, e in engines.pairs if e == endpoint] or [target.arch]),)
     if json_out:
         print_json([c.to_json() for c in checks])
     else:
@@ -236,6 +240,7 @@ app.command()(elf_commands.deps)
 app.command()(build_commands.package)
 app.command("build")(build_commands.build_command)
 app.command("test-install")(build_commands.check_install_command)
+app.command()(engine_commands.clean)
 
 
 def _size(n: int) -> str:

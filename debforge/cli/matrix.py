@@ -19,7 +19,10 @@ if TYPE_CHECKING:  # the pipeline package is imported when a matrix runs, not fo
 Jobs = Annotated[
     int | None,
     typer.Option(
-        "--jobs", "-j", envvar="DEBFORGE_JOBS", help="Pairs of a matrix built at once (default: CPUs)."
+        "--jobs",
+        "-j",
+        envvar="DEBFORGE_JOBS",
+        help="Pairs of a matrix built at once on each engine (default: CPUs).",
     ),
 ]
 
@@ -38,6 +41,7 @@ def pair_options(opts: TargetOptions) -> dict[Pair, TargetOptions]:
     from debforge.pipeline.matrix import matrix_pairs, split_list
 
     pairs = matrix_pairs(split_list(opts.dist, "--dist"), split_list(opts.arch, "--arch"))
+    opts.engines()  # a malformed --engine is a usage error before any pair starts
     return {p: dataclasses.replace(opts, dist=p.dist, arch=p.arch) for p in pairs}
 
 
@@ -67,11 +71,15 @@ def pair_debs(debs: list[Path], pair: Pair) -> list[Path]:
 def run_pairs(
     opts: TargetOptions, stage: Callable[[Pair, TargetOptions], Made], *, jobs: int | None
 ) -> MatrixResult:
-    """Validate every pair, then run `stage` for each, `jobs` at a time (default: the CPUs)."""
+    """Validate every pair, then run `stage` for each, `jobs` at a time on each engine (default: the CPUs)."""
     from debforge.pipeline.matrix import default_jobs, run_matrix
 
     options = pair_options(opts)
-    return run_matrix(tuple(options), lambda pair: stage(pair, options[pair]), jobs=jobs or default_jobs())
+    engines = opts.engines()
+    return run_matrix(
+        tuple(options), lambda pair: stage(pair, options[pair]), jobs=jobs or default_jobs(),
+        lane=lambda pair: engines.for_arch(pair.arch).name,
+    )  # fmt: skip
 
 
 def render_matrix(result: MatrixResult, *, json_out: bool) -> None:

@@ -20,8 +20,9 @@ from rich.text import Text
 from debforge import __version__
 from debforge.cache import Cache, default_cache_dir
 from debforge.dists import DEFAULT_MIRROR, Target, make_target, supported_arches, supported_dists
+from debforge.engines import EngineMap, parse_engines
 from debforge.report import NullReporter, Reporter, RichReporter, TimedReporter, Timings
-from debforge.session import Session
+from debforge.session import Freshness, Session
 
 _TARGET = "Target"
 Dist = Annotated[
@@ -105,6 +106,17 @@ CheckValidUntil = Annotated[
         "snapshot.debian.org.",
     ),
 ]
+EngineOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--engine",
+        envvar="DEBFORGE_ENGINES",
+        metavar="ARCH=ENDPOINT",
+        rich_help_panel=_TARGET,
+        help="Run ARCH's containers on this Docker engine: a context name or a URL (unix://, tcp://, "
+        "ssh://); repeatable. Others use DOCKER_HOST, else the current Docker context.",
+    ),
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
 
 
@@ -140,6 +152,7 @@ class TargetOptions:
     offline: bool
     ttl: float
     check_valid_until: bool = True
+    engine: list[str] | None = None  # --engine ARCH=ENDPOINT words, parsed by engines()
 
     def target(self) -> Target:
         """The Target these options name (dists supplies the security mirror when none is given)."""
@@ -164,9 +177,17 @@ class TargetOptions:
         the workspace, on every path.
         """
         return Session(
-            cache=self.cache(), reporter=reporter(), offline=self.offline, ttl=self.ttl, keep=keep,
-            check_valid_until=self.check_valid_until,
+            cache=self.cache(), reporter=reporter(), offline=self.offline, freshness=self.freshness(),
+            keep=keep, engine=self.engines().for_arch(self.arch),
         )  # fmt: skip
+
+    def freshness(self) -> Freshness:
+        """--ttl and --[no-]check-valid-until."""
+        return Freshness(ttl=self.ttl, check_valid_until=self.check_valid_until)
+
+    def engines(self) -> EngineMap:
+        """The `--engine ARCH=ENDPOINT` choices (a usage error for a malformed one)."""
+        return parse_engines(self.engine or ())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,6 +255,7 @@ _TARGET_PARAMS = (
     ("offline", Offline, False),
     ("ttl", Ttl, 3600.0),
     ("check_valid_until", CheckValidUntil, True),
+    ("engine", EngineOption, None),
 )
 
 

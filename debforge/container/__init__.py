@@ -1,12 +1,14 @@
 """Docker images of a target built from the archive, and the one runner for containers (docker-py).
 
-`engine` names the images, `runner` creates, feeds, runs and removes containers, and `image` builds
-images from images/*/image.toml; all three are re-exported here for `from debforge.container import X`.
+`engine` names the images, `runner` creates, feeds, runs and removes containers, `transport` carries
+their mounts (bind mounts on an engine that shares this filesystem, else copies and named volumes),
+`volumes` lists and prunes the cache volumes, and `image` builds images from images/*/image.toml; the
+common names are re-exported here for `from debforge.container import X`.
 """
 
 from __future__ import annotations
 
-from debforge.container.engine import LABEL, Image, find_image
+from debforge.container.engine import LABEL, Image, engine_arch, execution, find_image
 from debforge.container.image import (
     IMAGE_FORMAT,
     IMAGES_DIR,
@@ -26,14 +28,14 @@ from debforge.container.runner import (
     ROLE_LABEL,
     Container,
     ContainerSpec,
-    Mount,
-    local_engine,
     open_container,
     run_container,
     run_in_container,
 )
+from debforge.container.transport import CACHE_LABEL, Mount, content_volume, probe, shares_filesystem
 
 __all__ = [
+    "CACHE_LABEL",
     "IDLE",
     "IMAGES_DIR",
     "IMAGE_FORMAT",
@@ -45,16 +47,20 @@ __all__ = [
     "ImageDefinition",
     "Mount",
     "build_image",
+    "content_volume",
+    "engine_arch",
+    "execution",
     "extract_rust_std",
     "find_image",
     "host_target",
     "load_definition",
-    "local_engine",
     "open_container",
     "prefill_apt_lists",
+    "probe",
     "resolve_bootstrap",
     "run_container",
     "run_in_container",
     "rust_toolchain_version",
+    "shares_filesystem",
     "write_apt_sources",
 ]

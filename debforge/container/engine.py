@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from debforge.errors import ContainerError
+
 if TYPE_CHECKING:
     from debforge.session import Session
 
@@ -19,6 +21,23 @@ class Image:
     id: str  # the engine's sha256:… image id
     platform: str  # os/arch as Docker writes it, e.g. linux/arm64
     closure_key: str  # Closure.key of the packages it was bootstrapped from
+
+
+def engine_arch(session: Session) -> str:
+    """The Debian architecture of the run's engine: the builder image is built for it, so a native arm64
+    engine builds with arm64 tools instead of an amd64 builder under QEMU."""
+    facts = session.engine_facts()
+    if facts.arch is None:
+        raise ContainerError(
+            f"the Docker engine {session.engine_name()} runs on {facts.machine!r}, an architecture "
+            "debforge has no Debian name for"
+        )
+    return facts.arch
+
+
+def execution(session: Session, arch: str) -> str:
+    """How `arch` programs run on the run's engine, as progress lines and doctor say it."""
+    return "native" if session.engine_facts().native_for(arch) else "under QEMU"
 
 
 def find_image(session: Session, tag: str) -> Image | None:

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 
 from debforge import rootfs
 from debforge.cache import Cache, atomic_write_bytes, key
-from debforge.container.engine import LABEL, Image, find_image
+from debforge.container.engine import LABEL, Image, engine_arch, execution, find_image
 from debforge.container.imagearchive import ImageConfig, write_image_archive
 from debforge.container.runner import ContainerSpec, open_container
 from debforge.dists import Target, host_arch, make_target
 from debforge.errors import ContainerError
 from debforge.resolve import Closure, resolve_closure
-from debforge.session import Session
+from debforge.session import Freshness, Session
 
 if TYPE_CHECKING:
     from debforge.archive.index import PackageIndex, PackageRecord
@@ -82,8 +82,11 @@ class ImageDefinition:
 # --------------------------------------------------------------------------- image definitions
 
 
-def load_definition(name: str, target: Target, *, images_dir: Path = IMAGES_DIR) -> ImageDefinition:
-    """Read images/<name>/image.toml; `{triplet}` and `{arch}` are filled from the target."""
+def load_definition(
+    name: str, target: Target, *, images_dir: Path = IMAGES_DIR, builder_arch: str | None = None
+) -> ImageDefinition:
+    """Read images/<name>/image.toml; `{triplet}` and `{arch}` are filled from the target, `{gcc}` from
+    the target and the arch the builder runs on (the engine's; default this machine's)."""
     path = images_dir / name / "image.toml"
     try:
         raw = path.read_bytes()
@@ -93,7 +96,7 @@ def load_definition(name: str, target: Target, *, images_dir: Path = IMAGES_DIR)
     per_dist = data.get("dist", {}).get(target.dist, {})
     # {gcc}/{gxx}: the target's cross compilers; for the machine's own arch Debian ships no
     # gcc-x86-64-linux-gnu, the native gcc/g++ are <triplet>-gcc/-g++ already.
-    native = target.arch == host_arch()
+    native = target.arch == (builder_arch or host_arch())
     gcc = "gcc" if native else target.cross_gcc
     words = {"triplet": target.gnu_triplet, "arch": target.arch, "dist": target.dist,
              "gcc": gcc, "gxx": gcc.replace("gcc", "g++", 1)}  # fmt: skip
@@ -136,8 +139,9 @@ def build_image(
     """A configured Debian system of `target` as a Docker image with the right platform; reused by content."""
     from debforge.archive import fetch_index  # noqa: PLC0415 - keeps `import debforge.container` light
 
-    image_def = load_definition(definition, target)
-    image_target = host_target(target) if image_def.host_arch else target
+    builder_arch = engine_arch(session)
+    image_def = load_definition(definition, target, builder_arch=builder_arch)
+    image_target = host_target(target, arch=builder_arch) if image_def.host_arch else target
     index = fetch_index(session, image_target)
     closure = resolve_bootstrap(index, (*image_def.packages, *packages), cache=session.cache)
     content = key({"closure": closure.key, "definition": image_def.digest, "packages": sorted(packages)})
@@ -150,9 +154,10 @@ def build_image(
     return found
 
 
-def host_target(target: Target) -> Target:
-    """The same dist and mirrors for this machine's own architecture (where the builder runs)."""
-    arch = host_arch()
+def host_target(target: Target, *, arch: str | None = None) -> Target:
+    """The same dist and mirrors for the architecture the builder runs on: `arch` (the engine's, see
+    engine_arch), else this machine's own."""
+    arch = arch or host_arch()
     if arch is None:
         raise ContainerError(f"debforge does not know the Debian architecture of a {os.uname().machine} host")
     return make_target(
@@ -166,7 +171,7 @@ def extract_rust_std(session: Session, target: Target) -> Path:
     `--sysroot=<tree>/usr` as a target rustflag (apt would add 220 MiB of target LLVM, notes S8)."""
     from debforge.archive import fetch_index  # noqa: PLC0415 - see build_image
 
-    std_name = load_definition("builder", target).extras["std"]
+    std_name = load_definition("builder", target, builder_arch=engine_arch(session)).extras["std"]
     version = rust_toolchain_version(session, target)
     std = [r for r in fetch_index(session, target).versions(std_name) if r.version == version]
     # The one package alone, its Depends deliberately not followed: only its rlibs are wanted.
@@ -184,7 +189,8 @@ def rust_toolchain_version(session: Session, target: Target) -> str:
 
     builder = load_definition("builder", target)
     rustc_name, std_name = builder.extras["rustc"], builder.extras["std"]
-    host = {r.version for r in fetch_index(session, host_target(target)).versions(rustc_name)}
+    builder_target = host_target(target, arch=engine_arch(session))
+    host = {r.version for r in fetch_index(session, builder_target).versions(rustc_name)}
     if not host:
         raise ContainerError(f"{target.dist} has no {rustc_name} for this machine's architecture")
     std = {r.version for r in fetch_index(session, target).versions(std_name)}
@@ -240,7 +246,8 @@ def _build(
             path_filter = None if image_def.docs else rootfs.NO_DOCS
             rootfs.fill_tree(root, records, debs, target, configured=False, path_filter=path_filter)
             _add_bootstrap_files(root, records, target, image_def, session.cache)
-        with reporter.step(f"Configuring {target.dist}/{target.arch} in a container"):
+        how = execution(session, target.arch)  # an engine of the target's arch configures it natively
+        with reporter.step(f"Configuring {target.dist}/{target.arch} in a container ({how})"):
             _load_and_configure(session, root, target, tag=tag, closure_key=closure.key)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -308,7 +315,7 @@ def prefill_apt_lists(root: Path, target: Target, cache: Cache) -> None:
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     # Only what fetch_index verified a moment ago, under this run's Valid-Until policy: offline,
     # quiet, no network session opened, and not checked twice.
-    with Session(cache=cache, offline=True, check_valid_until=False) as cached:
+    with Session(cache=cache, offline=True, freshness=Freshness(check_valid_until=False)) as cached:
         states = [suite_state(cached, suite, target.keyring, refresh=False) for suite in target.suites]
     for suite, state in zip(target.suites, states, strict=True):
         shutil.copyfile(cache.blob(state.inrelease), lists / _lists_name(f"{suite.base_url}/InRelease"))

@@ -4,14 +4,14 @@ Build (a script with bind mounts), test-install (an idle container commands are 
 doctor all go through `open_container`. Every container is named before it is created and labelled
 `org.debforge.role=<role>`, so it is removed by name on every path, Ctrl-C included, even when the
 create call itself was interrupted. With `--keep` (Session.keep) it is left and the reporter says
-how to enter it. Files travel through the engine's archive API (`put_archive`/`get_archive`), never
-a bind mount, so copying works with a remote DOCKER_HOST too.
+how to enter it. Files travel through the engine's archive API (`put_archive`/`get_archive`), and a
+spec's `mounts` are bind mounts only on an engine proved to share this filesystem, else copies and
+named volumes (container/transport.py): every stage runs on a remote engine as on the local one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import tarfile
 import tempfile
@@ -21,6 +21,15 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
 from debforge.container.engine import LABEL, Image
+from debforge.container.transport import (
+    Mount,
+    copy_back,
+    copy_in,
+    docker_mounts,
+    ensure_volumes,
+    lost_engine,
+    shares_filesystem,
+)
 from debforge.errors import CommandError, ContainerError
 from debforge.run import Completed
 
@@ -37,15 +46,6 @@ ROLE_LABEL = f"{LABEL}.role"
 Network = Literal["bridge", "none", "host"]
 IDLE = ("sleep", "infinity")  # a container that waits for `exec` until it is removed
 _TAIL_LINES = 20
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Mount:
-    """A host directory bind-mounted into the container (so only on an engine on this machine)."""
-
-    source: Path
-    dest: str
-    read_only: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,7 +156,8 @@ def _checked(done: Completed) -> Completed:
 
 @contextlib.contextmanager
 def open_container(session: Session, spec: ContainerSpec, *, keep: bool | None = None) -> Iterator[Container]:
-    """Create the container, copy `spec.copies` in, start it; remove it afterwards unless kept.
+    """Create the container, bring `spec.mounts` and `spec.copies` in, start it; after a normal exit
+    copy the writable mounts back (copy transport); remove it afterwards unless kept.
 
     `keep` overrides `session.keep` (`--keep`): a kept container stays and the reporter says how to
     enter it.
@@ -164,18 +165,26 @@ def open_container(session: Session, spec: ContainerSpec, *, keep: bool | None =
     client = session.docker()
     name = spec.name or f"debforge-{spec.role}-{secrets.token_hex(6)}"
     box: Container | None = None
-    try:
-        box = Container(_create(client, spec, name), name, session.reporter)
-        for dest in dict.fromkeys(dest for dest, _ in spec.copies):  # one archive per directory
-            box.copy_in([src for to, src in spec.copies if to == dest], dest)
-        box.handle.start()
-        yield box
-    finally:
-        # Always, also on Ctrl-C (KeyboardInterrupt passes through here): containers are throwaway.
-        if box is not None and (session.keep if keep is None else keep):
-            session.reporter.warning(_kept(box))
-        else:
-            _remove(session, client, name)
+    with lost_engine(session):
+        bind = bool(spec.mounts) and shares_filesystem(session, spec.image)
+        try:
+            if not bind:
+                ensure_volumes(client, spec.mounts, spec.image)
+            box = Container(_create(client, spec, name, bind=bind), name, session.reporter)
+            if spec.mounts and not bind:
+                copy_in(box.handle, spec.mounts, user=spec.user)
+            for dest in dict.fromkeys(dest for dest, _ in spec.copies):  # one archive per directory
+                box.copy_in([src for to, src in spec.copies if to == dest], dest)
+            box.handle.start()
+            yield box
+            if not bind:
+                copy_back(box.handle, spec.mounts, session.workspace())
+        finally:
+            # Always, also on Ctrl-C (KeyboardInterrupt passes through here): containers are throwaway.
+            if box is not None and (session.keep if keep is None else keep):
+                session.reporter.warning(_kept(box))
+            else:
+                _remove(session, client, name)
 
 
 def run_container(session: Session, spec: ContainerSpec) -> Completed:
@@ -207,16 +216,15 @@ def _argv(spec: ContainerSpec) -> tuple[str, ...]:
 
 
 def _create(
-    client: docker.DockerClient, spec: ContainerSpec, name: str
+    client: docker.DockerClient, spec: ContainerSpec, name: str, *, bind: bool
 ) -> docker.models.containers.Container:
     import docker  # noqa: PLC0415 - see Container.copy_out
 
-    volumes = {str(m.source): {"bind": m.dest, "mode": "ro" if m.read_only else "rw"} for m in spec.mounts}
     try:
         return client.containers.create(
             spec.image.tag, list(_argv(spec)), name=name, detach=True, environment=dict(spec.env),
-            volumes=volumes or None, user=spec.user, working_dir=spec.workdir,
-            platform=spec.image.platform or None, network_mode=spec.network,
+            mounts=docker_mounts(spec.mounts, bind=bind) or None, user=spec.user,
+            working_dir=spec.workdir, platform=spec.image.platform or None, network_mode=spec.network,
             labels={LABEL: "1", ROLE_LABEL: spec.role, **dict(spec.labels)},
         )  # fmt: skip
     except docker.errors.DockerException as exc:
@@ -247,8 +255,3 @@ def _kept(box: Container) -> str:
         f"the container {box.name} is kept (it has exited); open a shell in what it left with "
         f"`docker commit {box.name} {box.name} && docker run --rm -it {box.name} bash`"
     )
-
-
-def local_engine() -> bool:
-    """True when DOCKER_HOST names no engine or one on this machine (a socket): bind mounts work."""
-    return os.environ.get("DOCKER_HOST", "unix://").split("://")[0] in ("unix", "npipe")

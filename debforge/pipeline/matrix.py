@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -125,15 +126,30 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def run_matrix(pairs: Sequence[Pair], stage: Callable[[Pair], Made], *, jobs: int) -> MatrixResult:
-    """Run `stage` for every pair, at most `jobs` at a time; a pair's error is its result."""
+def run_matrix(
+    pairs: Sequence[Pair],
+    stage: Callable[[Pair], Made],
+    *,
+    jobs: int,
+    lane: Callable[[Pair], str] | None = None,
+) -> MatrixResult:
+    """Run `stage` for every pair, at most `jobs` at a time per lane (a pair's Docker engine): pairs on
+    different engines run side by side, and a slow engine holds back only its own pairs."""
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    lanes = {p: (lane(p) if lane else "") for p in pairs}
+    gates = {name: threading.Semaphore(jobs) for name in set(lanes.values())}
     # Each pair runs in a copy of this context, so verbosity (a contextvar) reaches the workers.
     context = contextvars.copy_context()
-    with ThreadPoolExecutor(max_workers=min(jobs, len(pairs)) or 1, thread_name_prefix="matrix") as pool:
-        futures = [pool.submit(context.copy().run, _timed, stage, pair) for pair in pairs]
+    workers = min(jobs * len(gates), len(pairs)) or 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matrix") as pool:
+        futures = [pool.submit(context.copy().run, _gated, gates[lanes[p]], stage, p) for p in pairs]
         return MatrixResult(results=tuple(f.result() for f in futures))
+
+
+def _gated(gate: threading.Semaphore, stage: Callable[[Pair], Made], pair: Pair) -> PairResult:
+    with gate:
+        return _timed(stage, pair)
 
 
 def _timed(stage: Callable[[Pair], Made], pair: Pair) -> PairResult:
