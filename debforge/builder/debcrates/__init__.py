@@ -1,0 +1,152 @@
+"""`crates = "debian"`: the crates a Cargo project needs, found in Debian's librust-*-dev packages.
+
+`plan_crates` reads the project's Cargo.toml files (debforge.builder.debcrates.manifest), maps every
+dependency to the package that ships it (mapping), and resolves the set as apt would: the
+packages' own Depends carry the rest of the graph. What cargo compiles must be there, or the build
+stops with one sentence naming the crate; what cargo only puts in Cargo.lock (dev-dependencies,
+other platforms, optional ones left off) is installed when Debian has it and otherwise left out of
+the build's copy of Cargo.toml (source), as debcargo does. `crates_record` tells the build record
+which crate versions came from which packages once cargo wrote its new Cargo.lock.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from debforge.archive.index import PackageIndex
+from debforge.builder.debcrates.manifest import Need, read_needs
+from debforge.builder.debcrates.mapping import CrateChoice, Missing, choose, missing_error, sys_packages
+from debforge.builder.debcrates.pkgconfig import pc_error
+from debforge.builder.debcrates.semver import crate_version, format_version
+from debforge.builder.debcrates.source import prepare_source, read_lock
+from debforge.cache import key
+from debforge.dists import Target
+from debforge.errors import BuildError, ResolveError
+from debforge.recipe import CargoBuild
+from debforge.resolve import resolve_closure
+
+_HOST_TRIPLES = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CratePlan:
+    """What the build sysroot gets for the project's crates, and what its Cargo.toml loses."""
+
+    packages: tuple[str, ...]  # real packages to install: crates, feature packages, system -dev packages
+    chosen: tuple[CrateChoice, ...]
+    dropped: tuple[Missing, ...]  # not compiled and not in Debian: left out of the build's Cargo.toml
+    shipped: tuple[tuple[str, str], ...]  # (package, version) of every librust-*-dev package installed
+
+    @property
+    def key(self) -> str:
+        """Identifies the crate set: a Cargo.lock made against another one is thrown away."""
+        return key([list(self.shipped), sorted(_where(m.need) for m in self.dropped)])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CratesRecord:
+    """The build record's `crates`: each crate version used and its package, what was left out, and
+    how the new Cargo.lock differs from the project's own."""
+
+    used: tuple[tuple[str, str, str], ...]  # (crate, version, Debian package)
+    dropped: tuple[tuple[str, str, str], ...]  # (crate, requirement, where it was named)
+    relocked: tuple[tuple[str, str, str], ...]  # (crate, version in the project's Cargo.lock, used version)
+
+    def to_json(self) -> dict[str, object]:
+        """Keys sorted, as the record file is written."""
+        return {
+            "dropped": [{"crate": c, "requirement": r, "from": w} for c, r, w in self.dropped],
+            "relocked": [{"crate": c, "lock": old, "used": new} for c, old, new in self.relocked],
+            "source": "debian",
+            "used": [{"crate": c, "package": p, "version": v} for c, v, p in self.used],
+        }
+
+
+def host_triple() -> str:
+    """The Rust triple of the machine the builder runs on (build scripts and proc-macros run there)."""
+    machine = platform.machine()
+    return _HOST_TRIPLES.get(machine, f"{machine}-unknown-linux-gnu")
+
+
+def plan_crates(index: PackageIndex, spec: CargoBuild, target: Target) -> CratePlan:
+    """The Debian packages for every crate the project needs; a compiled crate Debian lacks is an error."""
+    needs = read_needs(
+        spec.manifest, features=spec.features, default_features=spec.default_features,
+        all_features=spec.all_features, packages=spec.packages, target=target.rust_triple, host=host_triple(),
+    )  # fmt: skip
+    chosen: list[CrateChoice] = []
+    dropped: list[Missing] = []
+    for need in needs:
+        found = choose(index, need)
+        if isinstance(found, CrateChoice):
+            chosen.append(found)
+        elif need.built:
+            raise missing_error(found, index.dist)
+        else:
+            dropped.append(found)
+    crates = list(dict.fromkeys(p for c in chosen for p in c.packages))
+    try:
+        closure = resolve_closure(index, crates)
+    except ResolveError as exc:
+        raise BuildError(
+            f"Debian's crate packages for {spec.manifest} cannot be installed together: {exc}"
+        ) from exc
+    installed = [p.name for p in closure.packages]
+    extra = [dev for dev in sys_packages(installed) if dev not in installed]
+    shipped = tuple((p.name, p.version) for p in closure.packages if p.name.startswith("librust-"))
+    return CratePlan(
+        packages=(*crates, *extra), chosen=tuple(chosen), dropped=tuple(dropped), shipped=shipped
+    )
+
+
+def prepare(plan: CratePlan, source: Path, dest: Path) -> Path:
+    """The build's copy of the project (debforge.builder.debcrates.source) for this crate plan."""
+    return prepare_source(source, dest, [m.need for m in plan.dropped], crate_set=plan.key)
+
+
+def crates_record(plan: CratePlan, source: Path, copy: Path) -> CratesRecord:
+    """After the build: the crate versions of the copy's new Cargo.lock, each with its package."""
+    used = read_lock(copy / "Cargo.lock")
+    upstream = read_lock(source / "Cargo.lock")
+    return CratesRecord(
+        used=tuple(
+            (crate, version, _package_of(plan, crate, version)) for crate, version in sorted(used.items())
+        ),
+        dropped=tuple((m.need.crate, m.need.requirement, _where(m.need)) for m in plan.dropped),
+        relocked=tuple(
+            (crate, upstream[crate], version)
+            for crate, version in sorted(used.items())
+            if crate in upstream and upstream[crate] != version
+        ),
+    )
+
+
+def _package_of(plan: CratePlan, crate: str, version: str) -> str:
+    """The installed package that ships `crate` at `version`: `librust-<crate>-dev`, or a versioned
+    `librust-<crate>-<major>-dev` where Debian keeps a second version (librust-clap-2-dev)."""
+    stem = f"librust-{crate.lower().replace('_', '-')}"
+    for name, deb_version in plan.shipped:
+        suffix = name.removeprefix(stem).removesuffix("-dev")
+        ours = name.startswith(stem) and (suffix == "" or re.fullmatch(r"-[0-9.]+", suffix) is not None)
+        if ours and crate_version(deb_version) == crate_version(version):
+            return name
+    return "?"
+
+
+def _where(need: Need) -> str:
+    return f"{'.'.join(need.table)}.{need.key} of {need.manifest.name}"
+
+
+__all__ = [
+    "CratePlan",
+    "CratesRecord",
+    "crates_record",
+    "format_version",
+    "host_triple",
+    "pc_error",
+    "plan_crates",
+    "prepare",
+]
