@@ -97,7 +97,7 @@ def test_multi_crate_cross_builds_from_debian_crates_and_runs(
     # The crates are Debian's (librust-clap-dev 4.0.32 in the sysroot), used as a directory source.
     assert (sysroot / rust.DEBIAN_REGISTRY / "clap-4.0.32" / ".cargo-checksum.json").is_file()
     assert logtally.crates is not None
-    assert ("clap", "4.0.32", "librust-clap-dev") in logtally.crates.used
+    assert ("clap", "4.0.32", "librust-clap-dev") in logtally.crates.locked
     work = rust.workdirs(multi, ARM64, cache, "container")
     assert (
         f"{cargo.IN_CONTAINER.sysroot}/{rust.DEBIAN_REGISTRY}"

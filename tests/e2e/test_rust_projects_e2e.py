@@ -99,7 +99,10 @@ def packaged(
     require_docker()
     require_tool("patch")
     name: str = request.param
-    src = project(e2e_session, name, tmp_path_factory.mktemp(f"{name}-src"))
+    # A fixed place in the test cache: debforge keeps a target dir per project path, so a rerun is warm.
+    where = e2e_session.cache.root / "projects" / name
+    shutil.rmtree(where, ignore_errors=True)
+    src = project(e2e_session, name, where)
     recipe = load_recipe(src, arch="arm64", reporter=NullReporter())
     out = tmp_path_factory.mktemp(f"{name}-deb")
     deb = package(e2e_session, recipe, bookworm_arm64, out=out).package.path
@@ -114,7 +117,7 @@ def test_the_recipe_lists_no_crates_and_the_record_names_each_package(packaged: 
     assert spec.build_depends == ()  # no librust-*-dev list: found from Cargo.toml
     crates = packaged.record["crates"]
     assert isinstance(crates, dict)
-    used = {entry["crate"]: entry for entry in crates["used"]}
+    used = {entry["crate"]: entry for entry in crates["locked"]}
     print(f"{packaged.name}: {len(used)} crates from Debian; relocked {crates['relocked']}; "
           f"dropped {crates['dropped']}")  # fmt: skip
     assert len(used) > 30

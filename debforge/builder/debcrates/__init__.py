@@ -39,6 +39,8 @@ class CratePlan:
     chosen: tuple[CrateChoice, ...]
     dropped: tuple[Missing, ...]  # not compiled and not in Debian: left out of the build's Cargo.toml
     shipped: tuple[tuple[str, str], ...]  # (package, version) of every librust-*-dev package installed
+    # (librust-<crate>-dev, package) where a package ships another crate too (test-case-macros)
+    bundled: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
@@ -48,10 +50,12 @@ class CratePlan:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CratesRecord:
-    """The build record's `crates`: each crate version used and its package, what was left out, and
+    """The build record's `crates`: each crate version locked and its package, what was left out, and
     how the new Cargo.lock differs from the project's own."""
 
-    used: tuple[tuple[str, str, str], ...]  # (crate, version, Debian package)
+    # (crate, version, Debian package) of every registry crate in the new Cargo.lock: what cargo
+    # compiled and the dev-dependencies it only resolved
+    locked: tuple[tuple[str, str, str], ...]
     dropped: tuple[tuple[str, str, str], ...]  # (crate, requirement, where it was named)
     relocked: tuple[tuple[str, str, str], ...]  # (crate, version in the project's Cargo.lock, used version)
 
@@ -60,8 +64,8 @@ class CratesRecord:
         return {
             "dropped": [{"crate": c, "requirement": r, "from": w} for c, r, w in self.dropped],
             "relocked": [{"crate": c, "lock": old, "used": new} for c, old, new in self.relocked],
+            "locked": [{"crate": c, "package": p, "version": v} for c, v, p in self.locked],
             "source": "debian",
-            "used": [{"crate": c, "package": p, "version": v} for c, v, p in self.used],
         }
 
 
@@ -96,10 +100,17 @@ def plan_crates(index: PackageIndex, spec: CargoBuild, target: Target) -> CrateP
         ) from exc
     installed = [p.name for p in closure.packages]
     extra = [dev for dev in sys_packages(installed) if dev not in installed]
-    shipped = tuple((p.name, p.version) for p in closure.packages if p.name.startswith("librust-"))
-    return CratePlan(
-        packages=(*crates, *extra), chosen=tuple(chosen), dropped=tuple(dropped), shipped=shipped
+    rust = [p for p in closure.packages if p.name.startswith("librust-")]
+    bundled = tuple(
+        (name, p.name)
+        for p in rust
+        for name, _ in p.provides
+        if re.fullmatch(r"librust-[^+]*[a-z]-dev", name)
     )
+    return CratePlan(
+        packages=(*crates, *extra), chosen=tuple(chosen), dropped=tuple(dropped),
+        shipped=tuple((p.name, p.version) for p in rust), bundled=bundled,
+    )  # fmt: skip
 
 
 def prepare(plan: CratePlan, source: Path, dest: Path) -> Path:
@@ -112,7 +123,7 @@ def crates_record(plan: CratePlan, source: Path, copy: Path) -> CratesRecord:
     used = read_lock(copy / "Cargo.lock")
     upstream = read_lock(source / "Cargo.lock")
     return CratesRecord(
-        used=tuple(
+        locked=tuple(
             (crate, version, _package_of(plan, crate, version)) for crate, version in sorted(used.items())
         ),
         dropped=tuple((m.need.crate, m.need.requirement, _where(m.need)) for m in plan.dropped),
@@ -133,7 +144,7 @@ def _package_of(plan: CratePlan, crate: str, version: str) -> str:
         ours = name.startswith(stem) and (suffix == "" or re.fullmatch(r"-[0-9.]+", suffix) is not None)
         if ours and crate_version(deb_version) == crate_version(version):
             return name
-    return "?"
+    return dict(plan.bundled).get(f"{stem}-dev", "?")
 
 
 def _where(need: Need) -> str:
