@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -179,43 +179,58 @@ def _enabled(local: _Local) -> tuple[set[str], dict[str, set[str]]]:
     return deps, asked
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Table:
+    """One dependency table of a package: where it is, its kind, whether its platform is the build's."""
+
+    where: tuple[str, ...]
+    kind: Kind
+    matches: bool
+
+
 def _deps(
     local: _Local, workspace: Mapping[str, Any], *, target: str, host: str
 ) -> Iterator[tuple[Need, Path | None]]:
     """Each dependency of one package as a Need; for a path dependency also its manifest."""
     enabled, asked = _enabled(local)
-    tables: list[tuple[tuple[str, ...], Mapping[str, Any], Kind, bool, bool]] = [
-        ((name,), local.data.get(name, {}), kind, True, True) for name, kind in _TABLES
+    tables = [
+        (_Table(where=(name,), kind=kind, matches=True), local.data.get(name, {})) for name, kind in _TABLES
     ]
     for key, platform in local.data.get("target", {}).items():
         for name, kind in _TABLES:
-            on_target = platform_matches(key, target)
-            on_host = platform_matches(key, host)
-            tables.append((("target", key, name), platform.get(name, {}), kind, on_target, on_host))
-    for where, table, kind, on_target, on_host in tables:
-        matches = on_host if kind == "build" else on_target
-        for key, spec in table.items():
-            yield _need(local, workspace, key, spec, where=where, kind=kind, matches=matches, enabled=enabled,
-                        asked=asked)  # fmt: skip
+            # build-dependencies run on the host (cargo reference, "Platform specific dependencies")
+            matches = platform_matches(key, host if kind == "build" else target)
+            tables.append(
+                (_Table(where=("target", key, name), kind=kind, matches=matches), platform.get(name, {}))
+            )
+    for table, deps in tables:
+        for key, entry in deps.items():
+            spec = _spec(workspace, key, entry)
+            need, path = _need(local, key, spec, table)
+            built = need.built and (not spec.get("optional") or key in enabled)
+            features = tuple(sorted({*need.features, *asked.get(key, set())}))
+            yield replace(need, built=built, features=features), path
 
 
-def _need(
-    local: _Local, workspace: Mapping[str, Any], key: str, spec: Any, *, where: tuple[str, ...], kind: Kind,
-    matches: bool, enabled: set[str], asked: Mapping[str, set[str]],
-) -> tuple[Need, Path | None]:  # fmt: skip
-    spec = {"version": spec} if isinstance(spec, str) else dict(spec)
-    if spec.get("workspace"):  # `dep.workspace = true`: the root's [workspace.dependencies] entry
+def _spec(workspace: Mapping[str, Any], key: str, entry: Any) -> dict[str, Any]:
+    """A dependency's table, with `dep.workspace = true` filled in from [workspace.dependencies]."""
+    spec: dict[str, Any] = {"version": entry} if isinstance(entry, str) else dict(entry)
+    if spec.get("workspace"):
         inherited = workspace.get("dependencies", {}).get(key, {})
         inherited = {"version": inherited} if isinstance(inherited, str) else inherited
         features = [*inherited.get("features", []), *spec.get("features", [])]
         spec = {**inherited, **spec, "features": features}
-    optional = bool(spec.get("optional"))
-    built = kind != "dev" and matches and (not optional or key in enabled)
+    return spec
+
+
+def _need(local: _Local, key: str, spec: Mapping[str, Any], table: _Table) -> tuple[Need, Path | None]:
+    """The Need of one dependency (built unless dev or another platform's); a path dependency's manifest."""
     need = Need(
         crate=spec.get("package", key), key=key, requirement=str(spec.get("version", "*")),
-        features=tuple(sorted({*spec.get("features", []), *asked.get(key, set())})),
+        features=tuple(sorted(spec.get("features", []))),
         default_features=spec.get("default-features", spec.get("default_features", True)),
-        kind=kind, built=built, manifest=local.manifest, table=where,
+        kind=table.kind, built=table.kind != "dev" and table.matches, manifest=local.manifest,
+        table=table.where,
     )  # fmt: skip
     path = spec.get("path")
     return need, (local.manifest.parent / path / "Cargo.toml").resolve() if path else None
