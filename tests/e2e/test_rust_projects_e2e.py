@@ -177,6 +177,9 @@ _MISSING = """\
 name = "needs-jemalloc"
 version = "0.1.0"
 edition = "2021"
+description = "a program that wants jemalloc"
+authors = ["debforge tests <tests@debforge.invalid>"]
+license = "MIT"
 
 [dependencies]
 regex = "1.7"
