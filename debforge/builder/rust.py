@@ -240,14 +240,8 @@ def _job(session: Session, recipe: Recipe, target: Target, variant: str) -> _Job
 
 
 def _with_debian_crates(job: _Job) -> _Job:
-    """crates = "debian": the crate packages found from Cargo.toml, and the copy of the project cargo
-    builds (its Cargo.toml without what Debian lacks, its Cargo.lock cargo's own)."""
-    with job.reporter.step(f"Debian's crates for {job.recipe.name}"):
-        plan = debcrates.plan_crates(fetch_index(job.session, job.target), job.spec, job.target)
-        debcrates.prepare(plan, job.recipe.source_dir, job.work.src)
-    for missing in plan.dropped:
-        job.reporter.info(f"left out {missing.need.crate} {missing.need.requirement}: Debian lacks it, "
-                          f"and the build does not compile it ({'.'.join(missing.need.table)})")  # fmt: skip
+    """crates = "debian": the crate packages found from Cargo.toml, and the project copy cargo builds."""
+    plan = debcrates.plan_build(job.session, job.spec, job.target, job.recipe.source_dir, job.work.src)
     return replace(job, crates=plan)
 
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from debforge.archive import fetch_index
 from debforge.archive.index import PackageIndex
 from debforge.builder.debcrates.manifest import Need, read_needs
 from debforge.builder.debcrates.mapping import CrateChoice, Missing, choose, missing_error, sys_packages
@@ -27,6 +28,7 @@ from debforge.dists import Target
 from debforge.errors import BuildError, ResolveError
 from debforge.recipe import CargoBuild
 from debforge.resolve import resolve_closure
+from debforge.session import Session
 
 _HOST_TRIPLES = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
 
@@ -118,6 +120,21 @@ def prepare(plan: CratePlan, source: Path, dest: Path) -> Path:
     return prepare_source(source, dest, [m.need for m in plan.dropped], crate_set=plan.key)
 
 
+def plan_build(session: Session, spec: CargoBuild, target: Target, source: Path, copy: Path) -> CratePlan:
+    """The crate plan of a build, and the build's copy of the project at `copy` (its Cargo.toml
+    without what Debian lacks, its Cargo.lock cargo's own); what is left out is reported."""
+    with session.reporter.step(f"Debian's crates for {spec.manifest.parent.name}"):
+        plan = plan_crates(fetch_index(session, target), spec, target)
+        prepare(plan, source, copy)
+    for missing in plan.dropped:
+        need = missing.need
+        session.reporter.info(
+            f"left out {need.crate} {need.requirement} ({'.'.join(need.table)}): Debian lacks it and "
+            "the build does not compile it"
+        )
+    return plan
+
+
 def crates_record(plan: CratePlan, source: Path, copy: Path) -> CratesRecord:
     """After the build: the crate versions of the copy's new Cargo.lock, each with its package."""
     used = read_lock(copy / "Cargo.lock")
@@ -158,6 +175,7 @@ __all__ = [
     "format_version",
     "host_triple",
     "pc_error",
+    "plan_build",
     "plan_crates",
     "prepare",
 ]
