@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from debforge.builder.debcrates.manifest import Need, read_needs
-from debforge.builder.debcrates.mapping import CrateChoice, Missing, choose, missing_error
+from debforge.builder.debcrates.mapping import CrateChoice, Missing, choose, lacking_features, missing_error
 from debforge.builder.debcrates.source import dumps, prepare_source, read_lock
 from tests.test_resolve import make_index, pkg
 
@@ -171,3 +171,25 @@ def test_the_copy_leaves_out_dropped_dependencies_and_the_upstream_lock(tmp_path
 def test_dumps_round_trips_cargo_manifests(text: str) -> None:
     data = tomllib.loads(text)
     assert tomllib.loads(dumps(data)) == data
+
+
+def test_a_feature_item_debian_lacks_is_left_out_of_the_copy(tmp_path: Path) -> None:
+    """cargo resolves every feature to write Cargo.lock: ripgrep's off `simd-accel = ["grep/simd-accel"]`
+    fails against Debian's grep, which has no simd-accel; so that item goes, the others stay."""
+    (tmp_path / "p").mkdir()
+    manifest = tmp_path / "p" / "Cargo.toml"
+    manifest.write_text(
+        '[package]\nname = "rg"\nversion = "1.0.0"\n\n[dependencies]\ngrep = "0.2"\n\n'
+        '[features]\npcre2 = ["grep/pcre2"]\nsimd-accel = ["grep/simd-accel"]\n'
+    )
+    index = make_index([_crate("grep", "0.2.10", "default", "pcre2")])  # type: ignore[list-item]
+    need = _needs(manifest)["grep"]
+    choice = choose(index, need)
+    assert isinstance(choice, CrateChoice)
+    lacking = lacking_features(index, [choice], [manifest])
+    assert lacking == [(manifest, "simd-accel", "grep/simd-accel")]
+    copy = prepare_source(tmp_path / "p", tmp_path / "w" / "src", [], crate_set="a", features=lacking)
+    assert tomllib.loads((copy / "Cargo.toml").read_text())["features"] == {
+        "pcre2": ["grep/pcre2"],
+        "simd-accel": [],
+    }

@@ -19,7 +19,14 @@ from pathlib import Path
 from debforge.archive import fetch_index
 from debforge.archive.index import PackageIndex
 from debforge.builder.debcrates.manifest import Need, read_needs
-from debforge.builder.debcrates.mapping import CrateChoice, Missing, choose, missing_error, sys_packages
+from debforge.builder.debcrates.mapping import (
+    CrateChoice,
+    Missing,
+    choose,
+    lacking_features,
+    missing_error,
+    sys_packages,
+)
 from debforge.builder.debcrates.pkgconfig import pc_error
 from debforge.builder.debcrates.semver import crate_version, format_version
 from debforge.builder.debcrates.source import prepare_source, read_lock
@@ -40,6 +47,8 @@ class CratePlan:
     packages: tuple[str, ...]  # real packages to install: crates, feature packages, system -dev packages
     chosen: tuple[CrateChoice, ...]
     dropped: tuple[Missing, ...]  # not compiled and not in Debian: left out of the build's Cargo.toml
+    # (manifest, feature, `dep/feat` item) naming a feature Debian's crate lacks: left out as well
+    features: tuple[tuple[Path, str, str], ...] = ()
     shipped: tuple[tuple[str, str], ...]  # (package, version) of every librust-*-dev package installed
     # (librust-<crate>-dev, package) where a package ships another crate too (test-case-macros)
     bundled: tuple[tuple[str, str], ...] = ()
@@ -47,7 +56,8 @@ class CratePlan:
     @property
     def key(self) -> str:
         """Identifies the crate set: a Cargo.lock made against another one is thrown away."""
-        return key([list(self.shipped), sorted(_where(m.need) for m in self.dropped)])
+        features = sorted(f"{m}:{f}:{i}" for m, f, i in self.features)
+        return key([list(self.shipped), sorted(_where(m.need) for m in self.dropped), features])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,12 +122,14 @@ def plan_crates(index: PackageIndex, spec: CargoBuild, target: Target) -> CrateP
     return CratePlan(
         packages=(*crates, *extra), chosen=tuple(chosen), dropped=tuple(dropped),
         shipped=tuple((p.name, p.version) for p in rust), bundled=bundled,
+        features=tuple(lacking_features(index, chosen, {n.manifest for n in needs})),
     )  # fmt: skip
 
 
 def prepare(plan: CratePlan, source: Path, dest: Path) -> Path:
     """The build's copy of the project (debforge.builder.debcrates.source) for this crate plan."""
-    return prepare_source(source, dest, [m.need for m in plan.dropped], crate_set=plan.key)
+    drop = [m.need for m in plan.dropped]
+    return prepare_source(source, dest, drop, crate_set=plan.key, features=plan.features)
 
 
 def plan_build(session: Session, spec: CargoBuild, target: Target, source: Path, copy: Path) -> CratePlan:
@@ -126,6 +138,10 @@ def plan_build(session: Session, spec: CargoBuild, target: Target, source: Path,
     with session.reporter.step(f"Debian's crates for {spec.manifest.parent.name}"):
         plan = plan_crates(fetch_index(session, target), spec, target)
         prepare(plan, source, copy)
+    for manifest, feature, item in plan.features:
+        session.reporter.info(
+            f"left out {item} from feature {feature} of {manifest.name}: Debian's crate lacks it"
+        )
     for missing in plan.dropped:
         need = missing.need
         session.reporter.info(
@@ -143,7 +159,13 @@ def crates_record(plan: CratePlan, source: Path, copy: Path) -> CratesRecord:
         locked=tuple(
             (crate, version, _package_of(plan, crate, version)) for crate, version in sorted(used.items())
         ),
-        dropped=tuple((m.need.crate, m.need.requirement, _where(m.need)) for m in plan.dropped),
+        dropped=(
+            *((m.need.crate, m.need.requirement, _where(m.need)) for m in plan.dropped),
+            *(
+                (item, "feature", f"features.{feature} of {manifest.name}")
+                for manifest, feature, item in plan.features
+            ),
+        ),
         relocked=tuple(
             (crate, upstream[crate], version)
             for crate, version in sorted(used.items())

@@ -11,8 +11,10 @@ Cargo.toml, so the whole graph is Debian's own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from debforge.archive.index import PackageIndex, PackageRecord
 from debforge.builder.debcrates.manifest import Need
@@ -77,6 +79,25 @@ def choose(index: PackageIndex, need: Need) -> CrateChoice | Missing:
         return Missing(need=need, have=have)
     lacking = next(n for n in names if not any(v == versions[0] for v, _ in _offered(index, n)))
     return Missing(need=need, have=have, feature=lacking.partition("+")[2].removesuffix("-dev"))
+
+
+def lacking_features(
+    index: PackageIndex, chosen: Sequence[CrateChoice], manifests: Iterable[Path]
+) -> list[tuple[Path, str, str]]:
+    """(manifest, feature, item) for each `dep/feat` item of a [features] table whose feature the chosen
+    Debian crate lacks: cargo resolves every feature of the workspace members to write Cargo.lock, so
+    such an item fails the build even when the feature is off (debcargo patches these out)."""
+    by_key = {(c.need.manifest, c.need.key): c for c in chosen}
+    found = []
+    for manifest in sorted(set(manifests)):
+        for feature, items in tomllib.loads(manifest.read_text()).get("features", {}).items():
+            for item in items:
+                dep, _, sub = item.removeprefix("dep:").partition("/")
+                choice = by_key.get((manifest, dep.rstrip("?")))
+                name = package_name(choice.need.crate, sub) if choice and sub else None
+                if choice and name and not any(v == choice.version for v, _ in _offered(index, name)):
+                    found.append((manifest, feature, item))
+    return found
 
 
 def _offered(index: PackageIndex, name: str) -> list[tuple[Version, PackageRecord]]:

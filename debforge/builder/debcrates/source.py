@@ -24,19 +24,35 @@ _SKIP = frozenset({"target", ".git", ".hg", ".svn"})
 LOCK_STAMP = ".debforge-lock-for"  # beside the copy: which crate set the copy's Cargo.lock was made with
 
 
-def prepare_source(source: Path, dest: Path, drop: Iterable[Need], *, crate_set: str) -> Path:
-    """Sync `source` into `dest` (mtimes kept), rewrite manifests without `drop`, reset a stale lock."""
+def prepare_source(
+    source: Path,
+    dest: Path,
+    drop: Iterable[Need],
+    *,
+    crate_set: str,
+    features: Iterable[tuple[Path, str, str]] = (),
+) -> Path:
+    """Sync `source` into `dest` (mtimes kept), rewrite manifests without `drop` (and the feature items
+    naming them) and without the (manifest, feature, item) `features`, reset a stale lock."""
     dest.mkdir(parents=True, exist_ok=True)
     _sync(source, dest)
-    by_manifest: dict[Path, list[Need]] = {}
+    keys: dict[Path, list[Need]] = {}
     for need in drop:
-        by_manifest.setdefault(need.manifest, []).append(need)
-    for manifest, needs in by_manifest.items():
-        copy = dest / manifest.relative_to(source)
+        keys.setdefault(need.manifest, []).append(need)
+    items: dict[Path, set[tuple[str, str]]] = {}
+    for manifest, feature, item in features:
+        items.setdefault(manifest, set()).add((feature, item))
+    for manifest in sorted({*keys, *items}):
         data = tomllib.loads(manifest.read_text())
-        for need in needs:
+        gone = {need.key for need in keys.get(manifest, [])}
+        for need in keys.get(manifest, []):
             _table(data, need.table).pop(need.key, None)
-        _write_if_changed(copy, ("# debforge: Debian lacks the dependencies left out here\n" + dumps(data)))
+        for feature, entries in data.get("features", {}).items():
+            entries[:] = [
+                e for e in entries if (feature, e) not in items.get(manifest, set()) and _dep(e) not in gone
+            ]
+        text = "# debforge: Debian lacks the dependencies and features left out here\n" + dumps(data)
+        _write_if_changed(dest / manifest.relative_to(source), text)
     stamp = dest.parent / LOCK_STAMP
     if not stamp.is_file() or stamp.read_text() != crate_set:
         # A lock made against another crate set (or upstream's) pins what may be gone: cargo starts anew.
@@ -44,6 +60,11 @@ def prepare_source(source: Path, dest: Path, drop: Iterable[Need], *, crate_set:
             lock.unlink()
         atomic_write_bytes(stamp, crate_set.encode())
     return dest
+
+
+def _dep(item: str) -> str:
+    """The dependency a [features] item names (`dep:x`, `x/f`, `x?/f`), else the item itself."""
+    return item.removeprefix("dep:").partition("/")[0].rstrip("?")
 
 
 def _table(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
