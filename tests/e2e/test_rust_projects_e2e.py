@@ -89,23 +89,17 @@ def project(session: Session, name: str, tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module", params=RECIPES)
-def packaged(
-    request: pytest.FixtureRequest,
-    e2e_session: Session,
-    bookworm_arm64: Target,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Packaged:
-    """Each Rust recipe cross-built and packaged once for bookworm arm64."""
+def packaged(request: pytest.FixtureRequest, e2e_session: Session, bookworm_arm64: Target) -> Packaged:
+    """Each Rust recipe cross-built and packaged once for bookworm arm64 (the deb beside its source)."""
+    name: str = request.param
     require_docker()
     require_tool("patch")
-    name: str = request.param
     # A fixed place in the test cache: debforge keeps a target dir per project path, so a rerun is warm.
     where = e2e_session.cache.root / "projects" / name
     shutil.rmtree(where, ignore_errors=True)
     src = project(e2e_session, name, where)
     recipe = load_recipe(src, arch="arm64", reporter=NullReporter())
-    out = tmp_path_factory.mktemp(f"{name}-deb")
-    deb = package(e2e_session, recipe, bookworm_arm64, out=out).package.path
+    deb = package(e2e_session, recipe, bookworm_arm64, out=where / "deb").package.path
     record = json.loads(deb.with_name(f"{deb.name}.buildinfo.json").read_text())
     debian = tomllib.loads((ROOT / "recipes" / name / "upstream.toml").read_text())["debian-package"]
     return Packaged(name=name, recipe=recipe, debian_package=debian, deb=deb, record=record)
