@@ -27,6 +27,7 @@ import pytest
 from debforge import testinstall
 from debforge.archive import compare_versions, fetch_index, parse_relations
 from debforge.builder import build
+from debforge.builder.debcrates import pc_error
 from debforge.cache import atomic_write_bytes
 from debforge.dists import Target
 from debforge.elf import read_elf
@@ -198,3 +199,22 @@ def test_a_crate_debian_does_not_ship_is_one_sentence(
         '(crates = "vendored"), take crates from crates.io (crates = "registry"), or change the '
         "requirement with a [patch] or a version bump"
     )
+
+
+def test_a_build_script_missing_a_pc_file_names_the_package_from_contents(
+    e2e_session: Session, bookworm_arm64: Target
+) -> None:
+    """The pkg-config crate's failure, as pcre2-sys prints it without libpcre2-dev in the sysroot."""
+    output = (
+        "error: failed to run custom build command for `pcre2-sys v0.2.5`\n"
+        "  The system library `libpcre2-8` required by crate `pcre2-sys` was not found.\n"
+        "  The file `libpcre2-8.pc` needs to be installed and the PKG_CONFIG_PATH environment variable "
+        "must contain its parent directory.\n"
+    )
+    error = pc_error(e2e_session, bookworm_arm64, output, "cargo build of rg for bookworm/arm64")
+    assert error is not None
+    assert str(error) == (
+        "the cargo build of rg for bookworm/arm64 failed: crate pcre2-sys needs libpcre2-8.pc, which "
+        "libpcre2-dev ships; add it to [build] build-depends"
+    )
+    assert pc_error(e2e_session, bookworm_arm64, "error[E0425]: cannot find value", "x") is None
