@@ -193,3 +193,18 @@ def test_a_feature_item_debian_lacks_is_left_out_of_the_copy(tmp_path: Path) -> 
         "pcre2": ["grep/pcre2"],
         "simd-accel": [],
     }
+
+
+def test_a_rewritten_manifest_keeps_its_mtime_when_nothing_changed(tmp_path: Path) -> None:
+    """cargo rebuilds a package whose files are newer than its last build: a warm run must touch none."""
+    manifest = _project(tmp_path / "p")
+    drop = [_needs(manifest)["winapi"]]
+    copy = prepare_source(tmp_path / "p", tmp_path / "w" / "src", drop, crate_set="a")
+    before = (copy / "Cargo.toml").stat().st_mtime_ns
+    prepare_source(tmp_path / "p", tmp_path / "w" / "src", drop, crate_set="a")
+    assert (copy / "Cargo.toml").stat().st_mtime_ns == before
+    manifest.write_text(
+        manifest.read_text() + '\n[badges]\nmaintenance = { status = "passively-maintained" }\n'
+    )
+    prepare_source(tmp_path / "p", tmp_path / "w" / "src", drop, crate_set="a")
+    assert "badges" in tomllib.loads((copy / "Cargo.toml").read_text())

@@ -34,14 +34,16 @@ def prepare_source(
 ) -> Path:
     """Sync `source` into `dest` (mtimes kept), rewrite manifests without `drop` (and the feature items
     naming them) and without the (manifest, feature, item) `features`, reset a stale lock."""
-    dest.mkdir(parents=True, exist_ok=True)
-    _sync(source, dest)
     keys: dict[Path, list[Need]] = {}
     for need in drop:
         keys.setdefault(need.manifest, []).append(need)
     items: dict[Path, set[tuple[str, str]]] = {}
     for manifest, feature, item in features:
         items.setdefault(manifest, set()).add((feature, item))
+    dest.mkdir(parents=True, exist_ok=True)
+    # The rewritten manifests are not synced: rewriting one unchanged keeps its mtime, so cargo's
+    # fingerprint (the package's newest mtime) sees no change on a warm build.
+    _sync(source, dest, rewritten={m.relative_to(source) for m in {*keys, *items}})
     for manifest in sorted({*keys, *items}):
         data = tomllib.loads(manifest.read_text())
         gone = {need.key for need in keys.get(manifest, [])}
@@ -78,8 +80,9 @@ def _write_if_changed(path: Path, text: str) -> None:
         atomic_write_bytes(path, text.encode())
 
 
-def _sync(source: Path, dest: Path) -> None:
-    """Copy new and changed files (by size and mtime), remove what `source` no longer has (but locks)."""
+def _sync(source: Path, dest: Path, *, rewritten: set[Path]) -> None:
+    """Copy new and changed files (by size and mtime) but the `rewritten` ones, remove what `source` no
+    longer has (but locks)."""
     wanted: set[Path] = set()
     for root, dirs, files in os.walk(source):
         dirs[:] = [d for d in dirs if d not in _SKIP]
@@ -89,8 +92,8 @@ def _sync(source: Path, dest: Path) -> None:
         for name in files:
             src, copy = Path(root) / name, dest / rel / name
             wanted.add(rel / name)
-            if name == "Cargo.lock":
-                continue  # cargo writes the copy's own
+            if name == "Cargo.lock" or rel / name in rewritten:
+                continue  # cargo writes the copy's own lock; prepare_source the rewritten manifests
             if src.is_symlink() or not copy.is_file() or _differs(src, copy):
                 copy.unlink(missing_ok=True)
                 shutil.copy2(src, copy, follow_symlinks=False)
