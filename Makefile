@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 PYTEST  := $(BIN)/pytest
 export DEBFORGE_TEST_CACHE ?= $(CURDIR)/.cache/test
 
-.PHONY: setup lint test test-fast bench demo clean matrix
+.PHONY: setup lint test test-fast bench demo clean matrix realworld
 
 setup:
 	@bash scripts/setup-host.sh
@@ -28,6 +28,10 @@ test-fast: setup
 # QEMU; each dist's images are pruned when the run moves on (scripts/matrix.sh; hours, not CI).
 matrix: setup
 	bash scripts/matrix.sh
+
+# The real upstream Rust programs of recipes/ with Debian's crates: fd-find (also in `test`) and ripgrep.
+realworld: setup
+	DEBFORGE_REALWORLD=1 DEBFORGE_REQUIRE_TOOLS=1 $(PYTEST) -p no:cacheprovider tests/e2e/test_rust_projects_e2e.py
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

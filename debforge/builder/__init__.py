@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from debforge.builder import c, rust, tree
+from debforge.builder.debcrates import CratesRecord
 from debforge.cache import atomic_output, file_sha256
 from debforge.dists import Target
 from debforge.errors import BuildError, ElfError, UsageError
@@ -53,6 +54,7 @@ class Artifacts:
     # C/C++ kinds: the staging tree's symlinks (install path, link target); its files are `files`,
     # each named by its install path relative to / (e.g. "usr/bin/tree").
     links: tuple[tuple[str, str], ...] = ()
+    crates: CratesRecord | None = None  # crates = "debian": the crate versions used and their packages
 
     def to_json(self) -> list[dict[str, str]]:
         """`debforge build --json`: a list of {path, name, arch, sha256}."""
@@ -95,8 +97,15 @@ def build(
     files = tuple(_deliver(name, path, target, out) for name, path in built.files)
     debug = tuple(_deliver(f"{name}.debug", path, target, out) for name, path in built.debug)
     links = built.links if isinstance(built, c.CBuilt) else ()
+    crates = built.crates if isinstance(built, rust.Built) else None
     return Artifacts(
-        files=files, debug=debug, toolchain=built.toolchain, log=built.log, sysroot=built.sysroot, links=links
+        files=files,
+        debug=debug,
+        toolchain=built.toolchain,
+        log=built.log,
+        sysroot=built.sysroot,
+        links=links,
+        crates=crates,
     )
 
 

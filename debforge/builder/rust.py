@@ -18,6 +18,7 @@ from typing import Any
 
 from debforge import container
 from debforge.archive import fetch_index
+from debforge.builder import debcrates
 from debforge.builder.cargo import (
     DEBUG_DIR,
     IN_CONTAINER,
@@ -75,6 +76,7 @@ class Built:
     toolchain: tuple[tuple[str, str], ...] = ()
     log: str = ""
     sysroot: Path | None = None  # the build-depends tree (with its dpkg database) it built against
+    crates: debcrates.CratesRecord | None = None  # crates = "debian": which crate came from which package
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +87,7 @@ class WorkDirs:
     target_dir: Path
     out: Path
     lock: str
+    src: Path  # crates = "debian": the build's copy of the project (debforge.builder.debcrates.source)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +100,17 @@ class _Job:
     target: Target
     toolchain: Target  # the target's arch on the dist whose rustc and std build (often `target`)
     work: WorkDirs
+    crates: debcrates.CratePlan | None = None  # crates = "debian": the crate packages and left-out deps
+
+    @property
+    def source(self) -> Path:
+        """The project dir cargo builds: the user's, or with Debian's crates the build's own copy."""
+        return self.work.src if self.crates is not None else self.recipe.source_dir
+
+    @property
+    def crate_packages(self) -> tuple[str, ...]:
+        """The crate packages (with system -dev packages of -sys crates) the sysroot gets."""
+        return self.crates.packages if self.crates is not None else ()
 
     @property
     def cache(self) -> Cache:
@@ -129,8 +143,16 @@ class _Job:
 
     def built(self, toolchain: tuple[tuple[str, str], ...], log: str, sysroot: Path | None) -> Built:
         """The Built of this job once its script ran."""
+        crates = (
+            debcrates.crates_record(self.crates, self.recipe.source_dir, self.source) if self.crates else None
+        )
         return Built(
-            files=self.files(), debug=self.debug_files(), toolchain=toolchain, log=log, sysroot=sysroot
+            files=self.files(),
+            debug=self.debug_files(),
+            toolchain=toolchain,
+            log=log,
+            sysroot=sysroot,
+            crates=crates,
         )
 
 
@@ -173,7 +195,7 @@ def build_cargo(session: Session, recipe: Recipe, target: Target, *, toolchain: 
         return _last_build(job)
     if toolchain == "host" and not emulate:
         host = host_rust(target)  # validate before any download
-        sysroot = build_depends_sysroot(session, recipe, target)
+        sysroot = build_depends_sysroot(session, recipe, target, extra=job.crate_packages)
         return _check_static(job, _build_on_host(job, sysroot, host))
     plan = _emulated_plan(job) if emulate else _cross_plan(job)
     return _check_static(job, _run_plan(job, plan))
@@ -214,7 +236,14 @@ def _job(session: Session, recipe: Recipe, target: Target, variant: str) -> _Job
     tool = toolchain_target(spec, target, emulate=variant == "emulate") if variant != "host" else target
     own = tool.dist == target.dist  # a newer dist's toolchain gets work dirs of its own
     work = workdirs(recipe, target, session.cache, variant if own else f"{variant}-{tool.dist}")
-    return _Job(session=session, recipe=recipe, spec=spec, target=target, toolchain=tool, work=work)
+    job = _Job(session=session, recipe=recipe, spec=spec, target=target, toolchain=tool, work=work)
+    return _with_debian_crates(job) if spec.crates == "debian" and not spec.no_build else job
+
+
+def _with_debian_crates(job: _Job) -> _Job:
+    """crates = "debian": the crate packages found from Cargo.toml, and the project copy cargo builds."""
+    plan = debcrates.plan_build(job.session, job.spec, job.target, job.recipe.source_dir, job.work.src)
+    return replace(job, crates=plan)
 
 
 def _cross_plan(job: _Job) -> ContainerPlan:
@@ -222,7 +251,8 @@ def _cross_plan(job: _Job) -> ContainerPlan:
     and std are the toolchain dist's, the sysroot (gcc --sysroot: crt1.o, libc.so) the target's."""
     recipe, target, work, paths = job.recipe, job.target, job.work, IN_CONTAINER
     libgcc = static_libgcc(job.session, job.spec, target, job.toolchain)
-    sysroot = build_depends_sysroot(job.session, recipe, target, extra=[libgcc.package] if libgcc else [])
+    extra = [*([libgcc.package] if libgcc else []), *job.crate_packages]
+    sysroot = build_depends_sysroot(job.session, recipe, target, extra=extra)
     image = builder_image(job.session, job.toolchain)
     std = target_std(job.session, job.toolchain)
     _write_cargo_config(work, job.spec.crates, paths, f"{paths.sysroot}/{DEBIAN_REGISTRY}")
@@ -251,7 +281,7 @@ def _rw_mounts(job: _Job) -> tuple[container.Mount, ...]:
     return (
         # Off this machine (the copy transport) the project goes in and never back, cargo's home and
         # target dir live in named volumes on that engine, and only `out` comes back.
-        container.Mount(source=job.recipe.source_dir, dest=paths.src, copy_back=False),
+        container.Mount(source=job.source, dest=paths.src, copy_back=False),
         container.Mount(
             source=job.work.cargo_home, dest=paths.cargo_home, volume=f"debforge-{job.work.lock}-cargo"
         ),
@@ -274,7 +304,8 @@ def _plan(
 ) -> ContainerPlan:
     """The container's script: toolchain versions on stdout, cargo, then strip each artifact."""
     recipe, paths = job.recipe, IN_CONTAINER
-    locked = (recipe.source_dir / "Cargo.lock").is_file()
+    # With Debian's crates cargo writes a new lock: the project's pins versions Debian lacks.
+    locked = (recipe.source_dir / "Cargo.lock").is_file() and job.crates is None
     manifest = f"{paths.src}/{job.spec.manifest.relative_to(recipe.source_dir)}"
     argv = cargo_argv(job.spec, triple=triple, locked=locked, manifest=manifest)
     if job.session.offline and "--offline" not in argv:  # debforge's --offline is cargo's too
@@ -324,7 +355,7 @@ def workdirs(recipe: Recipe, target: Target, cache: Cache, variant: str) -> Work
     project = key(str(recipe.source_dir))[:16]
     base = cache.root / "build" / project / f"{target.dist}-{target.arch}-{variant}"
     work = WorkDirs(
-        cargo_home=base / "cargo", target_dir=base / "target", out=base / "out",
+        cargo_home=base / "cargo", target_dir=base / "target", out=base / "out", src=base / "src",
         lock=f"build-{project}-{target.dist}-{target.arch}-{variant}",
     )  # fmt: skip
     for path in (work.cargo_home, work.target_dir, work.out):
@@ -353,9 +384,15 @@ def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
             hint="qemu-user can deadlock when cargo forks: run it again, or build without --emulate",
         )
     if code != 0:
-        raise BuildError(f"{job.what} failed (exit code {code}):\n{error_tail(stderr)}")
+        raise _failure(job, code, stderr)
     pairs = [line.split("\t", 1) for line in done.text.splitlines() if "\t" in line]  # the script's printf
     return job.built(tuple((tool, version) for tool, version in pairs), stderr, plan.sysroot)
+
+
+def _failure(job: _Job, code: int, output: str) -> BuildError:
+    """A build script that found no .pc file names the package to add; anything else shows cargo's error."""
+    missing = debcrates.pc_error(job.session, job.target, output, job.what)
+    return missing or BuildError(f"{job.what} failed (exit code {code}):\n{error_tail(output)}")
 
 
 # --------------------------------------------------------------------------- --toolchain host
@@ -363,8 +400,9 @@ def _run_plan(job: _Job, plan: ContainerPlan) -> Built:
 
 def _build_on_host(job: _Job, sysroot: Path, host: HostRust) -> Built:
     recipe, target, work = job.recipe, job.target, job.work
+    source = job.source
     paths = Paths(
-        src=str(recipe.source_dir), sysroot=str(sysroot), std="", cargo_home=str(work.cargo_home),
+        src=str(source), sysroot=str(sysroot), std="", cargo_home=str(work.cargo_home),
         target_dir=str(work.target_dir), out=str(work.out),
     )  # fmt: skip
     _write_cargo_config(work, job.spec.crates, paths, f"{sysroot}/{DEBIAN_REGISTRY}")
@@ -374,16 +412,17 @@ def _build_on_host(job: _Job, sysroot: Path, host: HostRust) -> Built:
         **debug_env(job.spec),
         "RUSTC": str(host.rustc),
     }
-    locked = (recipe.source_dir / "Cargo.lock").is_file()
-    argv = cargo_argv(job.spec, triple=target.rust_triple, locked=locked, manifest=str(job.spec.manifest))
+    locked = (recipe.source_dir / "Cargo.lock").is_file() and job.crates is None
+    manifest = source / job.spec.manifest.relative_to(recipe.source_dir)
+    argv = cargo_argv(job.spec, triple=target.rust_triple, locked=locked, manifest=str(manifest))
     with (
         job.reporter.step(f"{job.what} (host toolchain)"),
         job.cache.lock(work.lock, on_wait=job.reporter.warning),
     ):
-        done = run([host.cargo, *argv[1:]], cwd=recipe.source_dir, env=env, check=False)
+        done = run([host.cargo, *argv[1:]], cwd=source, env=env, check=False)
         log = done.stderr.decode("utf-8", "replace")
         if done.returncode != 0:
-            raise BuildError(f"{job.what} failed (exit code {done.returncode}):\n{error_tail(log)}")
+            raise _failure(job, done.returncode, log)
         built = work.target_dir / target.rust_triple / profile_dir(job.spec.profile)
         lines = [
             *(
@@ -408,7 +447,7 @@ def _emulated_plan(job: _Job) -> ContainerPlan:
     recipe, target, paths = job.recipe, job.target, IN_CONTAINER
     index = fetch_index(job.session, target)
     requests = depends_requests(recipe.build.build_depends, knows(index))
-    packages = (*native_toolchain(target), "gcc", "libc6-dev", "pkg-config", *requests)
+    packages = (*native_toolchain(target), "gcc", "libc6-dev", "pkg-config", *requests, *job.crate_packages)
     with job.reporter.step(f"Emulated builder image for {target.dist}/{target.arch}"):
         image = container.build_image(job.session, target, packages=packages)
     _write_cargo_config(job.work, job.spec.crates, paths, f"/{DEBIAN_REGISTRY}")
@@ -419,5 +458,5 @@ def _emulated_plan(job: _Job) -> ContainerPlan:
     plan = _plan(job, image, _rw_mounts(job), env, triple=None, built=built, tools="")
     # The image has the build-depends installed; the same closure as a host tree (debs already in
     # the cache) tells the packaging step which package ships each library, as for a cross build.
-    sysroot = build_depends_sysroot(job.session, recipe, target)
+    sysroot = build_depends_sysroot(job.session, recipe, target, extra=job.crate_packages)
     return replace(plan, timeout=EMULATED_TIMEOUT, sysroot=sysroot)

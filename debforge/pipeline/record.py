@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from debforge.builder import Artifacts
+from debforge.builder.debcrates import CratesRecord
 from debforge.cache import file_sha256
 from debforge.deb import Package
 from debforge.dists import Target
@@ -56,14 +57,17 @@ class BuildRecord:
     toolchain: tuple[tuple[str, str], ...]  # (tool, version line)
     artifacts: tuple[tuple[str, str], ...]  # (artifact name, sha256)
     dbgsym: DbgsymRecord | None = None
+    crates: CratesRecord | None = None  # crates = "debian": crate → version → Debian package
 
     def to_json(self) -> dict[str, object]:
         """The record as JSON data. Keys are in sorted order at every level, as the file is written, so
         `--json` (which prints this order as it is) and the file say the same thing the same way."""
         dbgsym = {"dbgsym": self.dbgsym.to_json()} if self.dbgsym is not None else {}
+        crates = {"crates": self.crates.to_json()} if self.crates is not None else {}
         return {
             "architecture": self.architecture,
             "artifacts": [{"name": name, "sha256": sha256} for name, sha256 in self.artifacts],
+            **crates,
             **dbgsym,
             "deb": self.deb,
             "depends": self.depends,
@@ -103,7 +107,7 @@ def build_record(
         dist=target.dist, mirror=target.mirror, source_date_epoch=date.epoch, source_date_origin=date.origin,
         sysroot=tuple(f"{p.name}={p.version}" for p in closure.packages), toolchain=artifacts.toolchain,
         artifacts=tuple((a.name, a.sha256) for a in artifacts.files),
-        dbgsym=_dbgsym_record(dbgsym) if dbgsym is not None else None,
+        dbgsym=_dbgsym_record(dbgsym) if dbgsym is not None else None, crates=artifacts.crates,
     )  # fmt: skip
 
 

@@ -34,7 +34,13 @@ from tests.helpers.upstream import pinned_tarball, unpack_top
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2700)]
 
 ROOT = Path(__file__).resolve().parents[2]
-C_RECIPES = tuple(sorted(p.name for p in (ROOT / "recipes").iterdir() if (p / "upstream.toml").is_file()))
+C_RECIPES = tuple(
+    sorted(
+        p.name
+        for p in (ROOT / "recipes").iterdir()
+        if (p / "upstream.toml").is_file() and 'kind = "cargo"' not in (p / "debforge.toml").read_text()
+    )
+)  # the Rust ones (kind = "cargo") are tests/e2e/test_rust_projects_e2e.py's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
