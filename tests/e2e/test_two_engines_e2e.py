@@ -116,13 +116,6 @@ class Watcher:
         """The build containers seen on `engine`, with their mount types."""
         return {box: types for _, name, box, types in self.seen if name == engine}
 
-    def together(self) -> bool:
-        """Was a build container seen running on every engine at one poll?"""
-        rounds: dict[float, set[str]] = {}
-        for when, name, _, _ in self.seen:
-            rounds.setdefault(round(when, 1), set()).add(name)
-        return any(len(names) == len(self.clients) for names in rounds.values())
-
 
 def _debforge(
     *args: str, env: dict[str, str], cache: Cache, timeout: int = 900
@@ -256,13 +249,18 @@ def test_a_matrix_runs_each_pair_on_its_engine_at_once(
             env={},
             cache=e2e_cache,
         )
-    print(f"timing: two-engine matrix {time.monotonic() - start:.0f} s")
+    wall = time.monotonic() - start
+    print(f"timing: two-engine matrix {wall:.0f} s")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert [p["ok"] for p in json.loads(done.stdout)["pairs"]] == [True, True]
+    pairs = json.loads(done.stdout)["pairs"]
+    assert [p["ok"] for p in pairs] == [True, True]
     assert watcher.on("main") and watcher.on("second")
     assert all("bind" in types for types in watcher.on("main").values())  # the local engine: bind mounts
     assert all(set(types) == {"volume"} for types in watcher.on("second").values())
-    assert watcher.together(), "the two engines never built at the same moment (--jobs 1 is per engine)"
+    # Side by side with --jobs 1 (a lane per engine): one after the other, the command would take at
+    # least the sum of its pairs. (Build containers of a warm cargo last a second: too short to be
+    # seen overlapping reliably.)
+    assert wall < sum(p["seconds"] for p in pairs), (wall, [p["seconds"] for p in pairs])
 
 
 def test_a_lost_engine_fails_its_pairs_with_one_sentence(e2e_cache: Cache, tmp_path: Path) -> None:
