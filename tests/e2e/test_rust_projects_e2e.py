@@ -12,7 +12,6 @@ DEBFORGE_REALWORLD=1 (`make realworld`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -28,7 +27,6 @@ from debforge import testinstall
 from debforge.archive import compare_versions, fetch_index, parse_relations
 from debforge.builder import build
 from debforge.builder.debcrates import pc_error
-from debforge.cache import atomic_write_bytes
 from debforge.dists import Target
 from debforge.elf import read_elf
 from debforge.errors import BuildError
@@ -38,6 +36,7 @@ from debforge.report import NullReporter
 from debforge.run import run
 from debforge.session import Session
 from tests.conftest import require_docker, require_tool
+from tests.helpers.upstream import pinned_tarball, unpack_top
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
@@ -54,34 +53,17 @@ class Packaged:
     record: dict[str, object]
 
 
-def _fetch(session: Session, url: str, sha256: str) -> Path:
-    """A file from Debian's pool, kept in the test cache under its SHA256 once it matched."""
-    path = session.cache.root / "upstream" / f"{sha256}-{url.rsplit('/', 1)[-1]}"
-    if not path.is_file():
-        response = session.http().get(url, timeout=120)
-        response.raise_for_status()
-        digest = hashlib.sha256(response.content).hexdigest()
-        assert digest == sha256, f"{url} has SHA256 {digest}, not the pinned one"
-        atomic_write_bytes(path, response.content)
-    return path
-
-
-def _unpack(tarball: Path, dest: Path) -> Path:
-    with tarfile.open(tarball) as archive:
-        archive.extractall(dest, filter="data")
-    (top,) = dest.iterdir()
-    return top
-
-
 def project(session: Session, name: str, tmp: Path) -> Path:
     """The recipe dir copied to `tmp`, the orig tarball in its src/, Debian's patches applied (quilt
     series order, `patch -p1` as dpkg-source's 3.0 (quilt) format does)."""
     upstream = tomllib.loads((ROOT / "recipes" / name / "upstream.toml").read_text())
     dest = tmp / name
     shutil.copytree(ROOT / "recipes" / name, dest)
-    _unpack(_fetch(session, upstream["url"], upstream["sha256"]), tmp / "orig").rename(dest / "src")
+    orig = pinned_tarball(session, upstream["url"], upstream["sha256"])
+    unpack_top(orig, tmp / "orig").rename(dest / "src")
     if "debian-url" in upstream:
-        with tarfile.open(_fetch(session, upstream["debian-url"], upstream["debian-sha256"])) as archive:
+        debian = pinned_tarball(session, upstream["debian-url"], upstream["debian-sha256"])
+        with tarfile.open(debian) as archive:
             archive.extractall(tmp / "debian", filter="data")
         patches = tmp / "debian" / "debian" / "patches"
         for patch in (patches / "series").read_text().split():
