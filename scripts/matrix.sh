@@ -3,7 +3,8 @@
 # packaging recipes/hello-ssl and test-installing it under QEMU (`package --test`). Disk is limited:
 # when the run moves on to the next dist, the debforge images of the one it leaves are removed.
 # Results (pair, exit code, seconds) go to $MATRIX_OUT/results.tsv, ready for the README table.
-# MATRIX_DISTS / MATRIX_ARCHES (comma lists) narrow the run; MATRIX_KEEP_IMAGES=1 skips the pruning;
+# MATRIX_DISTS / MATRIX_ARCHES (comma lists) narrow the run, MATRIX_PAIRS (dist/arch,...) names the
+# pairs outright (to finish a table over several runs); MATRIX_KEEP_IMAGES=1 skips the pruning;
 # MATRIX_FLAGS adds options to every pair (e.g. "--no-check-valid-until" against a frozen mirror).
 set -u
 BIN=${BIN:-.venv/bin}
@@ -16,14 +17,19 @@ printf 'pair\texit\tseconds\n' > "$results"
 pairs=$("$BIN/python" - <<'PY'
 import os
 from debforge.dists import supported_arches, supported_dists
-dists = [d for d in os.environ.get("MATRIX_DISTS", "").split(",") if d] or supported_dists()
+named = [p.split("/") for p in os.environ.get("MATRIX_PAIRS", "").split(",") if p]
+for dist, arch in named:
+    if arch not in supported_arches(dist):
+        raise SystemExit(f"matrix: {dist}/{arch} is not a supported pair")
+    print(dist, arch)
+dists = [] if named else [d for d in os.environ.get("MATRIX_DISTS", "").split(",") if d] or supported_dists()
 arches = [a for a in os.environ.get("MATRIX_ARCHES", "").split(",") if a]
 for dist in dists:
     for arch in supported_arches(dist):
         if not arches or arch in arches:
             print(dist, arch)
 PY
-)
+) || exit 2
 
 prune() {  # the images debforge built for one dist (tags debforge/<dist>-<arch>-<kind>:<digest>)
   [ "${MATRIX_KEEP_IMAGES:-0}" = 1 ] && return
