@@ -232,4 +232,6 @@ def _lock_holder(path: Path) -> str:
         return "another process"
     if not pid.isdigit():
         return "another process"
+    if int(pid) == os.getpid():  # a thread of this run (the runtime image built beside the build)
+        return "another step of this run"
     return f"PID {pid} ({command})" if command else f"PID {pid}"

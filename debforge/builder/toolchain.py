@@ -54,7 +54,7 @@ def builder_image(session: Session, target: Target) -> container.Image:
     """The Rust cross builder for `target` (images/builder: host arch, same dist, gcc-<triplet>)."""
     with session.reporter.step(f"Builder image for {target.dist}/{target.arch}"):
         pins = _rust_pins(session, target)
-        return container.build_image(session, target, definition="builder", packages=pins)
+        return container.build_image(session, target, definition="builder", base_packages=pins)
 
 
 def _rust_pins(session: Session, target: Target) -> tuple[str, ...]:

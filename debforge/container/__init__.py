@@ -2,12 +2,15 @@
 
 `engine` names the images, `runner` creates, feeds, runs and removes containers, `transport` carries
 their mounts (bind mounts on an engine that shares this filesystem, else copies and named volumes),
-`volumes` lists and prunes the cache volumes, and `image` builds images from images/*/image.toml; the
+`volumes` lists and prunes the cache volumes, `image` builds images from images/*/image.toml (`layer`
+adds a target's packages over a shared base image, `aptfiles` writes apt's sources and lists); the
 common names are re-exported here for `from debforge.container import X`.
 """
 
 from __future__ import annotations
 
+from debforge.container.aptfiles import _lists_name as _lists_name  # tests/test_container.py checks it
+from debforge.container.aptfiles import prefill_apt_lists, write_apt_sources
 from debforge.container.engine import LABEL, Image, engine_arch, execution, find_image
 from debforge.container.image import (
     IMAGE_FORMAT,
@@ -17,12 +20,9 @@ from debforge.container.image import (
     extract_rust_std,
     host_target,
     load_definition,
-    prefill_apt_lists,
     resolve_bootstrap,
     rust_toolchain_version,
-    write_apt_sources,
 )
-from debforge.container.image import _lists_name as _lists_name  # tests/test_container.py checks it
 from debforge.container.runner import (
     IDLE,
     ROLE_LABEL,

@@ -10,20 +10,22 @@ import shutil
 import threading
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cmp_to_key
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from debforge import rootfs
 from debforge.cache import Cache, atomic_write_bytes, key
+from debforge.container.aptfiles import prefill_apt_lists, write_apt_sources
 from debforge.container.engine import LABEL, Image, engine_arch, execution, find_image
 from debforge.container.imagearchive import ImageConfig, write_image_archive
+from debforge.container.layer import add_layer, layer_of
 from debforge.container.runner import ContainerSpec, open_container
 from debforge.dists import Target, host_arch, make_target
 from debforge.errors import ContainerError
 from debforge.resolve import Closure, resolve_closure
-from debforge.session import Freshness, Session
+from debforge.session import Session
 
 if TYPE_CHECKING:
     from debforge.archive.index import PackageIndex, PackageRecord
@@ -72,6 +74,7 @@ class ImageDefinition:
     name: str
     host_arch: bool  # True: built for the machine's own arch (the builder), else for the target
     packages: tuple[str, ...]
+    layer_packages: tuple[str, ...]  # a layer over the dist's shared base of `packages` (the cross gcc)
     apt_lists: bool
     files: Path | None
     docs: bool  # False: documentation, manual pages and translations are left out (rootfs.NO_DOCS)
@@ -101,6 +104,7 @@ def load_definition(
     words = {"triplet": target.gnu_triplet, "arch": target.arch, "dist": target.dist,
              "gcc": gcc, "gxx": gcc.replace("gcc", "g++", 1)}  # fmt: skip
     packages = [p.format(**words) for p in (*data.get("packages", ()), *per_dist.get("packages", ()))]
+    layer = [p.format(**words) for p in data.get("layer-packages", ())]
     files = images_dir / name / "files"
     digest = key(
         {"toml": raw.decode(), "files": _files_digest(files), "format": IMAGE_FORMAT, "sh": _CONFIGURE}
@@ -109,6 +113,7 @@ def load_definition(
         name=name,
         host_arch=data.get("arch") == "host",
         packages=tuple(packages),
+        layer_packages=tuple(layer),
         apt_lists=bool(data.get("apt_lists", True)),
         files=files if files.is_dir() else None,
         docs=bool(data.get("docs", False)),
@@ -133,24 +138,71 @@ def build_image(
     target: Target,
     *,
     packages: Sequence[str] = (),
+    base_packages: Sequence[str] = (),
     tag: str | None = None,
     definition: str = "runtime",
 ) -> Image:
-    """A configured Debian system of `target` as a Docker image with the right platform; reused by content."""
+    """A configured Debian system of `target` as a Docker image with the right platform; reused by content.
+
+    `packages` come as a layer over the shared base image (the definition's packages, and
+    `base_packages`, such as the builder's rustc pins), together with the definition's layer-packages.
+    """
     from debforge.archive import fetch_index  # noqa: PLC0415 - keeps `import debforge.container` light
 
     builder_arch = engine_arch(session)
     image_def = load_definition(definition, target, builder_arch=builder_arch)
     image_target = host_target(target, arch=builder_arch) if image_def.host_arch else target
     index = fetch_index(session, image_target)
-    closure = resolve_bootstrap(index, (*image_def.packages, *packages), cache=session.cache)
-    content = key({"closure": closure.key, "definition": image_def.digest, "packages": sorted(packages)})
-    content_tag = f"debforge/{target.dist}-{target.arch}-{image_def.name}:{content[:20]}"
-    found = find_image(session, content_tag)
-    if found is None:
-        found = _build(session, image_target, image_def, closure=closure, tag=content_tag)
+    base = (*image_def.packages, *base_packages)
+    closure = resolve_bootstrap(index, (*base, *image_def.layer_packages, *packages), cache=session.cache)
+    content_tag = _tag(target, image_def, closure, packages)
+    with session.cache.lock(f"image-{key(content_tag)[:20]}", on_wait=session.reporter.warning):
+        found = find_image(session, content_tag)
+        if found is None:
+            extra = image_def.layer_packages or packages
+            base_closure = resolve_bootstrap(index, base, cache=session.cache) if extra else closure
+            found = _build_layered(
+                session, image_target, image_def, base=base_closure, closure=closure, tag=content_tag
+            )
     if tag:
         session.docker().images.get(content_tag).tag(tag)
+    return found
+
+
+def _tag(target: Target, image_def: ImageDefinition, closure: Closure, packages: Sequence[str]) -> str:
+    content = key({"closure": closure.key, "definition": image_def.digest, "packages": sorted(packages)})
+    return f"debforge/{target.dist}-{target.arch}-{image_def.name}:{content[:20]}"
+
+
+def _build_layered(
+    session: Session, target: Target, image_def: ImageDefinition, *, base: Closure, closure: Closure, tag: str
+) -> Image:
+    """The image of `closure` as `tag`: the base image of `base` (built once, shared by every target
+    and caller whose closure only adds to it) plus a layer of the rest, else built whole."""
+    layer = layer_of(base, closure)
+    if base is closure or layer is None:
+        return _build(session, target, image_def, closure=closure, tag=tag)
+    # A builder's base is named for the arch it runs on (shared by all its targets); a runtime's base is
+    # the target's plain runtime image.
+    base_tag = _tag(
+        target,
+        replace(image_def, name=f"{image_def.name}-base") if image_def.host_arch else image_def,
+        base,
+        (),
+    )
+    with session.cache.lock(f"image-{key(base_tag)[:20]}", on_wait=session.reporter.warning):
+        base_image = find_image(session, base_tag) or _build(
+            session, target, image_def, closure=base, tag=base_tag
+        )
+    if not layer:
+        session.docker().images.get(base_tag).tag(*tag.rsplit(":", 1))
+    else:
+        how = execution(session, target.arch)
+        with session.reporter.step(f"Adding {len(layer)} packages to the shared base image ({how})"):
+            add_layer(session, base_image, layer, tag=tag, closure_key=closure.key, lists=image_def.apt_lists)
+    found = find_image(session, tag)
+    if found is None:
+        raise ContainerError(f"the engine built {tag} but does not list it")
     return found
 
 
@@ -276,56 +328,6 @@ def _add_bootstrap_files(
         prefill_apt_lists(root, target, cache)
     if image_def.files is not None:
         shutil.copytree(image_def.files, root, symlinks=True, dirs_exist_ok=True)
-
-
-def write_apt_sources(root: Path, target: Target) -> None:
-    """deb822 sources for the target's suites on its mirrors, signed by the keyring debforge verified with."""
-    keyring = PurePosixPath("/etc/apt/keyrings/debforge-archive.gpg")
-    dest = root / str(keyring).lstrip("/")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(target.keyring, dest)
-    by_mirror: dict[str, list[str]] = {}
-    for suite in target.suites:
-        by_mirror.setdefault(suite.mirror, []).append(suite.name)
-    stanzas = [
-        f"Types: deb\nURIs: {mirror}\nSuites: {' '.join(names)}\nComponents: {' '.join(target.components)}\n"
-        f"Signed-By: {keyring}\n"
-        for mirror, names in by_mirror.items()
-    ]
-    sources = root / "etc/apt/sources.list.d/debian.sources"
-    sources.parent.mkdir(parents=True, exist_ok=True)
-    sources.write_text("\n".join(stanzas))
-
-
-def _lists_name(url: str) -> str:
-    """apt's URItoFileName: scheme dropped, `/` → `_` (apt-pkg/acquire-item.cc).
-
-    >>> _lists_name("http://deb.debian.org/debian/dists/bookworm/InRelease")
-    'deb.debian.org_debian_dists_bookworm_InRelease'
-    """
-    return url.split("://", 1)[-1].replace("/", "_")
-
-
-def prefill_apt_lists(root: Path, target: Target, cache: Cache) -> None:
-    """Copy the InRelease and Packages files debforge verified into /var/lib/apt/lists, so apt inside
-    works without an emulated `apt-get update` (apt reads `.xz` lists as they are)."""
-    from debforge.archive.fetch import index_entry, release_of, suite_state  # noqa: PLC0415 - see above
-
-    lists = root / "var/lib/apt/lists"
-    (lists / "partial").mkdir(parents=True, exist_ok=True)
-    # Only what fetch_index verified a moment ago, under this run's Valid-Until policy: offline,
-    # quiet, no network session opened, and not checked twice.
-    with Session(cache=cache, offline=True, freshness=Freshness(check_valid_until=False)) as cached:
-        states = [suite_state(cached, suite, target.keyring, refresh=False) for suite in target.suites]
-    for suite, state in zip(target.suites, states, strict=True):
-        shutil.copyfile(cache.blob(state.inrelease), lists / _lists_name(f"{suite.base_url}/InRelease"))
-        release = release_of(state, cache)
-        for component in suite.components:
-            entry = index_entry(release, component, f"binary-{target.arch}/Packages")
-            if entry is not None and cache.has_blob(entry.sha256):
-                suffix = PurePosixPath(entry.path).suffix if entry.path.endswith((".xz", ".gz")) else ""
-                name = _lists_name(f"{suite.base_url}/{component}/binary-{target.arch}/Packages{suffix}")
-                shutil.copyfile(cache.blob(entry.sha256), lists / name)
 
 
 def _load_and_configure(session: Session, root: Path, target: Target, *, tag: str, closure_key: str) -> None:
