@@ -344,24 +344,28 @@ def _load_and_configure(session: Session, root: Path, target: Target, *, tag: st
         labels=((f"{LABEL}.closure", closure_key), (f"{LABEL}.target", f"{target.dist}/{target.arch}")),
     )  # fmt: skip
     archive = root.parent / "image.tar"  # beside the tree, in the build's work directory
-    write_image_archive(archive, root, config, tag=unpacked)
+    step = session.reporter.step
+    with step("Writing the image archive"):
+        write_image_archive(archive, root, config, tag=unpacked)
     # The tree is in the archive now: delete it while the engine works (it takes seconds on busy disks).
     cleaner = threading.Thread(target=shutil.rmtree, args=(root,), kwargs={"ignore_errors": True})
     cleaner.start()
     try:
-        with archive.open("rb") as fh:
+        with step("Loading it into the engine"), archive.open("rb") as fh:
             client.images.load(fh)
         base = Image(tag=unpacked, id="", platform=target.docker_platform, closure_key=closure_key)
         spec = ContainerSpec(image=base, argv=("/debforge/configure",), role="image", network="none")
         with open_container(session, spec, keep=False) as box:
-            done = box.wait(spec.argv)
+            with step("Running the maintainer scripts"):
+                done = box.wait(spec.argv)
             if done.returncode != 0:
                 tail = (done.stdout + done.stderr).decode("utf-8", "replace")[-2000:]
                 where = f"{target.dist}/{target.arch}"
                 raise ContainerError(f"configuring the {where} image failed (exit {done.returncode})\n{tail}")
             repository, _, version = tag.rpartition(":")
             # The run's command is not the image's: CMD goes back to the config's (docker commit --change).
-            box.handle.commit(repository=repository, tag=version, changes='CMD ["bash"]')
+            with step("Committing the image"):
+                box.handle.commit(repository=repository, tag=version, changes='CMD ["bash"]')
     except docker.errors.APIError as exc:
         raise ContainerError(f"the Docker engine refused to load or commit {tag}: {exc}") from exc
     finally:
