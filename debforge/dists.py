@@ -97,7 +97,12 @@ _RUSTC: dict[str, str] = {
 # The dist whose toolchain builds for this one when a project needs a newer rustc than the dist's:
 # its rustc and its Rust std for the target arch, linking against the target's own sysroot.
 _TOOLCHAIN_DIST: dict[str, str | None] = {
-    "bullseye": "bookworm", "bookworm": None, "trixie": None, "forky": None, "sid": None,
+    "bullseye": "bookworm", "bookworm": "trixie", "trixie": None, "forky": None, "sid": None,
+}
+# The arches the dist's own Rust std (rust_packages[2]) is not built for: their toolchain is always
+# toolchain_dist's. bookworm's rustc-web is built for every bookworm arch but armel.
+_NO_RUST_STD: dict[str, tuple[str, ...]] = {
+    "bullseye": (), "bookworm": ("armel",), "trixie": (), "forky": (), "sid": (),
 }
 
 # --------------------------------------------------------------------------- per arch
@@ -213,6 +218,7 @@ DIST_FACTS: Mapping[str, Mapping[str, object]] = {
     "rust": _RUST,
     "rustc": _RUSTC,
     "toolchain_dist": _TOOLCHAIN_DIST,
+    "no_rust_std": _NO_RUST_STD,
 }
 ARCH_FACTS: Mapping[str, Mapping[str, object]] = {
     "gnu_type": _GNU_TYPE,
@@ -259,6 +265,7 @@ class Target:
     rust_packages: tuple[str, str, str]  # rustc, cargo and the target std of the dist
     rustc: str  # the oldest major.minor of the dist's own rustc (rust_packages[0])
     toolchain_dist: str | None  # the newer dist whose rustc builds for it when `rustc` is too old
+    own_rust: bool  # False: the dist's Rust std is not built for this arch (toolchain_dist's builds)
     backports: bool  # the dist's backports suite is among `suites` (pinned 100 by its Release)
     gnu_triplet: str
     multiarch: str
@@ -388,6 +395,7 @@ def make_target(
         rust_packages=_RUST[dist],
         rustc=_RUSTC[dist],
         toolchain_dist=_TOOLCHAIN_DIST[dist],
+        own_rust=arch not in _NO_RUST_STD[dist],
         backports=bool(extra),
         gnu_triplet=_GNU_TYPE[arch],
         multiarch=_MULTIARCH[arch],

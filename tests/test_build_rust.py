@@ -261,6 +261,16 @@ def test_a_too_old_rustc_takes_the_newer_dists_toolchain() -> None:
     assert toolchain_target(spec, trixie) is trixie
 
 
+def test_an_arch_without_the_dists_rust_std_takes_the_newer_dists_toolchain() -> None:
+    """bookworm's rustc-web has no armel std (the archive lists libstd-rust-web-dev for every other
+    bookworm arch): trixie's rustc 1.85 builds for bookworm armel, against bookworm's sysroot."""
+    armel = make_target("bookworm", "armel")
+    assert not armel.own_rust and make_target("bookworm", "armhf").own_rust
+    assert toolchain_target(hello_spec(), armel).dist == "trixie"
+    with pytest.raises(BuildError, match=r"bookworm has no Rust std for armel and no newer Debian toolchain"):
+        toolchain_target(dataclasses.replace(hello_spec(), min_rustc="1.96"), armel)
+
+
 def test_toolchain_dist_overrides_the_choice(tmp_path: Path) -> None:
     spec = _spec(tmp_path, 'edition = "2018"', 'toolchain-dist = "trixie"')
     assert spec.toolchain_dist == "trixie"

@@ -107,13 +107,20 @@ def toolchain_target(spec: CargoBuild, target: Target, *, emulate: bool = False)
 
 
 def _dist_for(spec: CargoBuild, target: Target) -> str:
-    if _at_least(target.rustc, spec.min_rustc):
+    """The target's dist when its own rustc is new enough and has a std for the arch, else the newer
+    dist the table names (bookworm armel: no rustc-web std there, so trixie's rustc builds for it)."""
+    if target.own_rust and _at_least(target.rustc, spec.min_rustc):
         return target.dist
     newer = target.toolchain_dist
     if newer is None or not _at_least(make_target(newer, target.arch).rustc, spec.min_rustc):
+        own = (
+            f"{target.dist}'s rustc is {target.rustc}"
+            if target.own_rust
+            else f"{target.dist} has no Rust std for {target.arch}"
+        )
         raise BuildError(
-            f"{spec.manifest} needs rustc {spec.min_rustc} (its rust-version or edition), but "
-            f"{target.dist}'s rustc is {target.rustc} and no newer Debian toolchain for it is known",
+            f"{spec.manifest} needs rustc {spec.min_rustc} (its rust-version or edition), but {own} "
+            "and no newer Debian toolchain for it is known",
             hint='set [build] toolchain-dist = "DIST" to build with a newer dist\'s rustc',
         )
     return newer
