@@ -295,6 +295,12 @@ def supported_arches(dist: str | None = None) -> tuple[str, ...]:
     return _ARCHES[dist] if dist in _ARCHES else tuple(sorted(_GNU_TYPE))
 
 
+# The arches a machine of one arch also runs itself, without QEMU: an amd64 kernel runs i386
+# programs (its IA32 emulation, on in Debian's kernels), so Docker's linux/386 needs no binfmt there.
+# Not armhf on arm64: not every arm64 CPU has AArch32.
+RUNS_ALSO: Mapping[str, tuple[str, ...]] = {"amd64": ("i386",)}
+
+
 def host_arch() -> str | None:
     """The Debian architecture of this machine (None for one debforge does not know)."""
     return machine_arch(os.uname().machine)

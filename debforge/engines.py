@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from debforge.dists import machine_arch, supported_arches
+from debforge.dists import RUNS_ALSO, machine_arch, supported_arches
 from debforge.errors import ContainerError, UsageError
 
 if TYPE_CHECKING:
@@ -152,8 +152,8 @@ class EngineFacts:
     name: str  # the engine host's name
 
     def native_for(self, arch: str) -> bool:
-        """The engine runs `arch` programs itself: no QEMU, no binfmt."""
-        return self.arch == arch
+        """The engine runs `arch` programs itself: no QEMU, no binfmt (i386 on amd64 too)."""
+        return self.arch == arch or (self.arch is not None and arch in RUNS_ALSO.get(self.arch, ()))
 
 
 def engine_facts(client: docker.DockerClient) -> EngineFacts:

@@ -138,3 +138,14 @@ def test_pairs_on_one_engine_take_turns_with_one_job() -> None:
     pairs = tuple(Pair(dist=d, arch="arm64") for d in ("bookworm", "trixie", "sid"))
     assert run_matrix(pairs, stage, jobs=1, lane=lambda p: "board").ok
     assert max(peak) == 1
+
+
+def test_an_amd64_engine_runs_i386_itself_but_an_arm64_one_needs_qemu_for_armhf() -> None:
+    from debforge.engines import EngineFacts
+
+    def facts(arch: str) -> EngineFacts:
+        return EngineFacts(arch=arch, machine="", api_version="1.43", server_version="24", name="e")
+
+    assert facts("amd64").native_for("amd64") and facts("amd64").native_for("i386")
+    assert not facts("amd64").native_for("arm64") and not facts("i386").native_for("amd64")
+    assert facts("arm64").native_for("arm64") and not facts("arm64").native_for("armhf")
