@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from debforge import rootfs
 from debforge.cache import Cache, atomic_write_bytes, key
 from debforge.container.aptfiles import prefill_apt_lists, write_apt_sources
+from debforge.container.bootstrap import BOOTSTRAP_DIGEST, write_bootstrap
 from debforge.container.engine import LABEL, Image, engine_arch, execution, find_image
 from debforge.container.imagearchive import ImageConfig, write_image_archive
 from debforge.container.layer import add_layer, layer_of
@@ -33,38 +34,10 @@ if TYPE_CHECKING:
 # debforge/images: in a checkout (and an editable install) a symlink to the repository's images/, in an
 # installed wheel the copy the build made of it (pyproject.toml's package-data follows the symlink).
 IMAGES_DIR = Path(__file__).resolve().parents[1] / "images"
-# Bump when the bootstrap below changes: it is part of every image tag.
+# Bump when the bootstrap changes in a way its scripts' text does not show: part of every image tag.
 IMAGE_FORMAT = 2
 # The image config's PATH (a loaded image has only the environment its config gives it).
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-# Run once inside the new system, as root, under QEMU when the target is foreign. It does what a
-# bootstrap does after unpacking (debootstrap's second stage, mmdebstrap's essential step): run each
-# preinst as dpkg would for a fresh install, Essential packages first, then `dpkg --configure -a`,
-# which orders the postinsts by dependencies and moves the `.dpkg-new` conffiles into place.
-_CONFIGURE = r"""#!/bin/sh
-set -e
-export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true LC_ALL=C.UTF-8
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d  # invoke-rc.d: start no services (policy-rc.d)
-chmod 755 /usr/sbin/policy-rc.d
-# apt's source cache of the pre-filled lists does not depend on dpkg's status: build it beside the
-# configure step (a second core; without the dpkg lock dpkg needs, and without pkgcache.bin, which
-# holds the status), then only the status is merged at the end.
-lists=$(ls /var/lib/apt/lists/ | grep -c _Packages || true)
-if [ "$lists" -gt 0 ]; then apt-cache -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= gencaches >/dev/null & fi
-arch=$(dpkg --print-architecture)
-while read -r pkg info; do
-  DPKG_MAINTSCRIPT_PACKAGE=$pkg DPKG_MAINTSCRIPT_NAME=preinst DPKG_ADMINDIR=/var/lib/dpkg DPKG_ROOT= \
-    DPKG_MAINTSCRIPT_ARCH=$arch /var/lib/dpkg/info/$info.preinst install
-done < /debforge/preinst
-dpkg --configure -a
-ldconfig  # libc-bin's trigger: unpacking outside dpkg activated none
-rm -f /usr/sbin/policy-rc.d
-rm -rf /debforge /var/log/dpkg.log /var/log/apt/*
-# apt's binary cache, built once here rather than by every emulated apt run in the image.
-if [ "$lists" -gt 0 ]; then wait; apt-cache gencaches >/dev/null; fi
-"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,7 +80,7 @@ def load_definition(
     layer = [p.format(**words) for p in data.get("layer-packages", ())]
     files = images_dir / name / "files"
     digest = key(
-        {"toml": raw.decode(), "files": _files_digest(files), "format": IMAGE_FORMAT, "sh": _CONFIGURE}
+        {"toml": raw.decode(), "files": _files_digest(files), "format": IMAGE_FORMAT, "sh": BOOTSTRAP_DIGEST}
     )
     return ImageDefinition(
         name=name,
@@ -312,10 +285,7 @@ def _build(
 def _add_bootstrap_files(
     root: Path, records: Sequence[PackageRecord], target: Target, image_def: ImageDefinition, cache: Cache
 ) -> None:
-    boot = root / "debforge"
-    boot.mkdir()
-    (boot / "configure").write_text(_CONFIGURE)
-    (boot / "configure").chmod(0o755)
+    boot = write_bootstrap(root)
     # Essential packages first, as debootstrap and mmdebstrap install them before the rest.
     ordered = sorted(records, key=lambda r: not r.essential)
     info = root / "var/lib/dpkg/info"
