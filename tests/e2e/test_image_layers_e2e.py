@@ -30,7 +30,7 @@ def test_two_targets_of_a_dist_share_the_base_layers(e2e_session: Session, bookw
     # this one is made now, over the base the arm64 builder has.
     client = e2e_session.docker()
     for old in client.images.list(name="debforge/bookworm-armhf-builder"):
-        client.images.remove(old.id, force=True)
+        client.images.remove(str(old.id), force=True)
     armhf = builder_image(e2e_session, make_target("bookworm", "armhf"))
     first, second = _layers(e2e_session, arm64), _layers(e2e_session, armhf)
     # The dist's base (the unpacked tree, then its configure step), then the target's own layer.
