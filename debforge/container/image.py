@@ -10,7 +10,7 @@ import shutil
 import threading
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cmp_to_key
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,7 +128,7 @@ def build_image(
     index = fetch_index(session, image_target)
     base = (*image_def.packages, *base_packages)
     closure = resolve_bootstrap(index, (*base, *image_def.layer_packages, *packages), cache=session.cache)
-    content_tag = _tag(target, image_def, closure, packages)
+    content_tag = _tag(target, image_def.name, image_def.digest, closure, packages)
     with session.cache.lock(f"image-{key(content_tag)[:20]}", on_wait=session.reporter.warning):
         found = find_image(session, content_tag)
         if found is None:
@@ -142,9 +142,9 @@ def build_image(
     return found
 
 
-def _tag(target: Target, image_def: ImageDefinition, closure: Closure, packages: Sequence[str]) -> str:
-    content = key({"closure": closure.key, "definition": image_def.digest, "packages": sorted(packages)})
-    return f"debforge/{target.dist}-{target.arch}-{image_def.name}:{content[:20]}"
+def _tag(target: Target, name: str, digest: str, closure: Closure, packages: Sequence[str]) -> str:
+    content = key({"closure": closure.key, "definition": digest, "packages": sorted(packages)})
+    return f"debforge/{target.dist}-{target.arch}-{name}:{content[:20]}"
 
 
 def _build_layered(
@@ -157,12 +157,8 @@ def _build_layered(
         return _build(session, target, image_def, closure=closure, tag=tag)
     # A builder's base is named for the arch it runs on (shared by all its targets); a runtime's base is
     # the target's plain runtime image.
-    base_tag = _tag(
-        target,
-        replace(image_def, name=f"{image_def.name}-base") if image_def.host_arch else image_def,
-        base,
-        (),
-    )
+    base_name = f"{image_def.name}-base" if image_def.host_arch else image_def.name
+    base_tag = _tag(target, base_name, image_def.digest, base, ())
     with session.cache.lock(f"image-{key(base_tag)[:20]}", on_wait=session.reporter.warning):
         base_image = find_image(session, base_tag) or _build(
             session, target, image_def, closure=base, tag=base_tag
@@ -173,10 +169,7 @@ def _build_layered(
         how = execution(session, target.arch)
         with session.reporter.step(f"Adding {len(layer)} packages to the shared base image ({how})"):
             add_layer(session, base_image, layer, tag=tag, closure_key=closure.key, lists=image_def.apt_lists)
-    found = find_image(session, tag)
-    if found is None:
-        raise ContainerError(f"the engine built {tag} but does not list it")
-    return found
+    return _listed(session, tag)
 
 
 def host_target(target: Target, *, arch: str | None = None) -> Target:
@@ -276,6 +269,11 @@ def _build(
             _load_and_configure(session, root, target, tag=tag, closure_key=closure.key)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return _listed(session, tag)
+
+
+def _listed(session: Session, tag: str) -> Image:
+    """The image just built as `tag`, as the engine lists it."""
     found = find_image(session, tag)
     if found is None:
         raise ContainerError(f"the engine built {tag} but does not list it")
