@@ -448,3 +448,23 @@ def test_install_tree_is_packaged_at_its_own_paths_with_etc_as_conffiles(tmp_pat
         dest=PurePosixPath("/usr/lib/aarch64-linux-gnu/libdemo.so.1"), target="libdemo.so.1.0"
     )
     assert spec.conffiles == ("/etc/demo.conf",)
+
+
+def test_runstatedir_only_for_a_configure_that_lists_it(tmp_path: Path) -> None:
+    """debhelper passes --runstatedir=/run only when ./configure's --help lists it: GNU hello 2.10's
+    (autoconf 2.69, gnulib mentions the variable) refuses the option."""
+
+    def words(configure_text: str) -> str:
+        (tmp_path / "configure").write_text(configure_text)
+        script = f'{crossfiles.RUNSTATEDIR_IF_KNOWN}\necho "$#:$*"'
+        done = subprocess.run(["sh", "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    assert (
+        words("  --runstatedir=DIR       modifiable per-process data [LOCALSTATEDIR/run]\n")
+        == "1:--runstatedir=/run\n"
+    )
+    assert words("if test \"x$runstatedir\" = x; then runstatedir='${localstatedir}/run'; fi\n") == "0:\n"
+    assert "--runstatedir" not in crossfiles.autotools_args(
+        make_target("bookworm", "arm64"), "x86_64-linux-gnu"
+    )

@@ -244,10 +244,12 @@ def _outside_check() -> list[str]:
     ]
 
 
-def _guard(command: list[str], code: int, log: str | None = None) -> str:
-    """`command`; on failure print the end of `log` (config.log, CMakeError.log…) and exit with `code`."""
+def _guard(command: list[str], code: int, log: str | None = None, *, shell_args: str = "") -> str:
+    """`command` (then `shell_args`, unquoted shell words such as "$@"); on failure print the end of
+    `log` (config.log, CMakeError.log…) and exit with `code`."""
     show = f"echo '--- end of {log}:' >&2; {_log_tail(log)} >&2 || true; " if log else ""
-    return f"if ! {shlex.join(command)}; then {show}exit {code}; fi"
+    words = f"{shlex.join(command)} {shell_args}".rstrip()
+    return f"if ! {words}; then {show}exit {code}; fi"
 
 
 def _log_tail(log: str) -> str:
@@ -274,7 +276,8 @@ def _autotools(step: _Step) -> list[str]:
     return [
         # dh_autoreconf: a release tarball with only configure.ac is prepared as Debian does.
         "[ -x ./configure ] || autoreconf -fi",
-        _guard(configure, CONFIGURE_FAILED, "config.log"),
+        crossfiles.RUNSTATEDIR_IF_KNOWN,
+        _guard(configure, CONFIGURE_FAILED, "config.log", shell_args='"$@"'),
         shlex.join(["make", _jobs(), *step.make]),
         _guard(install, INSTALL_FAILED),
     ]

@@ -114,14 +114,24 @@ def make_variables(target: Target, paths: CrossPaths, *, static: bool = False) -
 
 def autotools_args(target: Target, build: str) -> list[str]:
     """dh_auto_configure's ./configure options for a cross build (debhelper 13, multiarch libdir);
-    `build` is the GNU triplet of the machine the builder runs on."""
+    `build` is the GNU triplet of the machine the builder runs on. Without --runstatedir, which
+    debhelper passes only to a configure script that knows it (autoconf < 2.70 refuses it):
+    RUNSTATEDIR_IF_KNOWN adds it there."""
     return [
         f"--build={build}", f"--host={target.gnu_triplet}", "--prefix=/usr",
         "--includedir=${prefix}/include", "--mandir=${prefix}/share/man", "--infodir=${prefix}/share/info",
         "--sysconfdir=/etc", "--localstatedir=/var", "--disable-option-checking",
-        "--disable-silent-rules", f"--libdir=${{prefix}}/lib/{target.multiarch}", "--runstatedir=/run",
+        "--disable-silent-rules", f"--libdir=${{prefix}}/lib/{target.multiarch}",
         "--disable-maintainer-mode", "--disable-dependency-tracking",
     ]  # fmt: skip
+
+
+# Shell: sets "$@" to --runstatedir=/run when ./configure knows the option (its --help text lists
+# `--runstatedir=DIR`, autoconf >= 2.70; gnulib's m4 mentions the variable in older scripts too), as
+# debhelper's autoconf build system checks before passing it.
+RUNSTATEDIR_IF_KNOWN = (
+    "set --; if grep -q -e '--runstatedir=DIR' ./configure; then set -- --runstatedir=/run; fi"
+)
 
 
 def cmake_args(target: Target, paths: CrossPaths) -> list[str]:
