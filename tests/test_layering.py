@@ -16,9 +16,9 @@ ORDER = [
     "recipe",
     "archive",
     "resolve",
+    "elf",  # reads and patches ELF files; only errors, run and dists below it
     "rootfs",
     "container",
-    "elf",
     "shlibdeps",
     "builder",
     "deb",

@@ -26,12 +26,27 @@ chmod 755 /usr/sbin/policy-rc.d
 # holds the status), then only the status is merged at the end.
 lists=$(ls /var/lib/apt/lists/ | grep -c _Packages || true)
 if [ "$lists" -gt 0 ]; then apt-cache -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= gencaches >/dev/null & fi
+# The engine's own dash and perl of the same versions, when container/native.py brought them (an
+# emulated target): moved into directories the tree lacks, and swapped in while the scripts run.
+native=/debforge/native
+if [ -d $native ]; then
+  while read -r dir; do mv "$native/root/$dir" "/$dir"; done < $native/added
+  while read -r path; do
+    mv "/$path" "$native/${path##*/}.target"
+    mv "$native/${path##*/}" "/$path"
+  done < $native/swaps
+fi
 arch=$(dpkg --print-architecture)
 while read -r pkg info; do
   DPKG_MAINTSCRIPT_PACKAGE=$pkg DPKG_MAINTSCRIPT_NAME=preinst DPKG_ADMINDIR=/var/lib/dpkg DPKG_ROOT= \
     DPKG_MAINTSCRIPT_ARCH=$arch /var/lib/dpkg/info/$info.preinst install
 done < /debforge/preinst
 dpkg --configure -a
+if [ -d $native ]; then  # the target's own files back, hard links too (overlayfs copied one name up)
+  while read -r path; do mv "$native/${path##*/}.target" "/$path"; done < $native/swaps
+  while read -r path other; do ln -f "/$path" "/$other"; done < $native/links
+  while read -r dir; do rm -rf "/$dir"; done < $native/added
+fi
 ldconfig  # libc-bin's trigger: unpacking outside dpkg activated none
 rm -f /usr/sbin/policy-rc.d
 rm -rf /debforge /var/log/dpkg.log /var/log/apt/*

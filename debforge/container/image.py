@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cmp_to_key
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from debforge import rootfs
@@ -22,6 +22,7 @@ from debforge.container.bootstrap import BOOTSTRAP_DIGEST, write_bootstrap
 from debforge.container.engine import LABEL, Image, engine_arch, execution, find_image
 from debforge.container.imagearchive import ImageConfig, write_image_archive
 from debforge.container.layer import add_layer, layer_of
+from debforge.container.native import native_interpreters
 from debforge.container.runner import ContainerSpec, open_container
 from debforge.dists import Target, host_arch, make_target
 from debforge.errors import ContainerError
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 # installed wheel the copy the build made of it (pyproject.toml's package-data follows the symlink).
 IMAGES_DIR = Path(__file__).resolve().parents[1] / "images"
 # Bump when the bootstrap changes in a way its scripts' text does not show: part of every image tag.
-IMAGE_FORMAT = 2
+IMAGE_FORMAT = 3  # 3: uncompressed apt lists
 # The image config's PATH (a loaded image has only the environment its config gives it).
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -265,8 +266,15 @@ def _build(
             rootfs.fill_tree(root, records, debs, target, configured=False, path_filter=path_filter)
             _add_bootstrap_files(root, records, target, image_def, session.cache)
         how = execution(session, target.arch)  # an engine of the target's arch configures it natively
+        native = None
+        if how != "native":
+            with reporter.step("Preparing the engine's own dash and perl for the maintainer scripts"):
+                native = native_interpreters(
+                    session, host_target(target, arch=engine_arch(session)), target,
+                    records=records, root=root, work=work,
+                )  # fmt: skip
         with reporter.step(f"Configuring {target.dist}/{target.arch} in a container ({how})"):
-            _load_and_configure(session, root, target, tag=tag, closure_key=closure.key)
+            _load_and_configure(session, root, target, tag=tag, closure_key=closure.key, native=native)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return _listed(session, tag)
@@ -298,7 +306,9 @@ def _add_bootstrap_files(
         shutil.copytree(image_def.files, root, symlinks=True, dirs_exist_ok=True)
 
 
-def _load_and_configure(session: Session, root: Path, target: Target, *, tag: str, closure_key: str) -> None:
+def _load_and_configure(
+    session: Session, root: Path, target: Target, *, tag: str, closure_key: str, native: Path | None
+) -> None:
     """`docker load` the unpacked tree as a one-layer image with the target's platform in its config (an
     archive debforge writes: no build context, no ADD), run the bootstrap in a container of it, and
     commit the result as `tag`. Both images stay in the `debforge/` namespace; the unpacked one is
@@ -322,7 +332,11 @@ def _load_and_configure(session: Session, root: Path, target: Target, *, tag: st
         with step("Loading it into the engine"), archive.open("rb") as fh:
             client.images.load(fh)
         base = Image(tag=unpacked, id="", platform=target.docker_platform, closure_key=closure_key)
-        spec = ContainerSpec(image=base, argv=("/debforge/configure",), role="image", network="none")
+        # The native interpreters come as a copy into the container, so no layer of the image holds them.
+        copies = ((PurePosixPath("/debforge"), native),) if native is not None else ()
+        spec = ContainerSpec(
+            image=base, argv=("/debforge/configure",), role="image", network="none", copies=copies
+        )
         with open_container(session, spec, keep=False) as box:
             with step("Running the maintainer scripts"):
                 done = box.wait(spec.argv)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ ROLE = "test-install"  # the containers' org.debforge.role label
 class StepResult:
     """One step of a test installation: did it pass, how long it took, what it printed."""
 
-    name: str  # image, simulate, install, run, remove, purge, files
+    name: str  # image, install, run, remove, purge, files
     ok: bool
     seconds: float
     detail: str
@@ -159,21 +160,21 @@ def _exercise(
     run: str | None,
     expect: str | None,
 ) -> None:
-    """The steps in order; a failed apt step ends the run, a failed smoke command does not."""
+    """The steps in order; a failed install, remove or purge ends the run, a failed smoke command does not."""
     # A path with a slash makes apt treat the argument as a file to install, not a package name.
     paths = [str(DEBS_DIR / c.path.name) for c in controls]
     names = [c.name for c in controls]
     before = steps.file_list(box)
-    if not state.step("simulate", "Simulating the installation", lambda: steps.simulate(box, paths, target)):
-        return
-    if not state.step("install", f"Installing {', '.join(names)}", lambda: steps.install(box, paths, names)):
+    packages_before = steps.installed(box)
+    install = functools.partial(steps.install, box, paths, names, target)
+    if not state.step("install", f"Installing {', '.join(names)}", install):
         return
     if run is not None:
         state.step("run", f"Running {run}", lambda: steps.smoke(box, run, expect))
-    remove = ["apt-get", "remove", "-y", *names]
-    if not state.step("remove", "Removing", lambda: steps.apt_step(box, remove)):
+    if not state.step("remove", "Removing", lambda: steps.remove(box, names)):
         return
-    if not state.step("purge", "Purging with unneeded dependencies", lambda: steps.purge(box, names)):
+    purge = functools.partial(steps.purge, box, names, packages_before)
+    if not state.step("purge", "Purging, with the dependencies the install added", purge):
         return
 
     def files() -> Outcome:

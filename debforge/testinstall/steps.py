@@ -1,4 +1,7 @@
-"""The steps of a test installation, each run in the test container and judged from apt's and dpkg's words."""
+"""The steps of a test installation, each run in the test container and judged from apt's and dpkg's words.
+
+piuparts is the model: apt installs, dpkg removes and purges (its remove_or_purge and restore_selections).
+"""
 
 from __future__ import annotations
 
@@ -42,35 +45,18 @@ class Outcome:
     detail: str
 
 
-def simulate(box: Container, paths: Sequence[str], target: Target) -> Outcome:
-    """`apt-get install -s`: apt's resolver alone, so unmet Depends are named before anything changes."""
+def install(box: Container, paths: Sequence[str], names: Sequence[str], target: Target) -> Outcome:
+    """The real `apt-get install -y ./x.deb`, retried once after `apt-get update` if the lists are stale.
+
+    No separate `apt-get install -s` first: in this throwaway container a refused install changes
+    nothing either, and apt names unmet Depends in the same words (each emulated apt run spends about
+    6 s building its dependency cache of the whole archive)."""
     output = ""
     if _exec(box, ["sh", "-c", "ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1"]).returncode != 0:
         output = _merged(_exec(box, ["apt-get", "update"]))  # an image built without prefilled lists
-    done = _exec(box, ["apt-get", "install", "-s", *paths])
-    output += _merged(done)
-    if done.returncode == 0:
-        return Outcome(
-            ok=True, output=output, detail=f"apt can install {len(paths)} package(s) with their dependencies"
-        )
-    unmet = parse_unmet(output)
-    if not unmet:
-        return Outcome(
-            ok=False,
-            output=output,
-            detail=_last_error(output) or f"apt-get install -s exited {done.returncode}",
-        )
-    versions = _versions_lookup(box, unmet)
-    return Outcome(
-        ok=False, output=output, detail="; ".join(explain_unmet(u, target.dist, versions) for u in unmet)
-    )
-
-
-def install(box: Container, paths: Sequence[str], names: Sequence[str]) -> Outcome:
-    """The real `apt-get install -y ./x.deb`; retried once after `apt-get update` if the lists are stale."""
     argv = ["apt-get", "install", "-y", *paths]
     done = _exec(box, argv)
-    output = _merged(done)
+    output += _merged(done)
     if done.returncode != 0 and "Unable to fetch some archives" in output:
         # The prefilled lists name a version the mirror has since replaced (a point release or a
         # security update): refresh them as a device would, and try once more.
@@ -79,7 +65,13 @@ def install(box: Container, paths: Sequence[str], names: Sequence[str]) -> Outco
         output += _merged(done)
     if done.returncode == 0:
         return Outcome(ok=True, output=output, detail=f"installed {', '.join(names)}")
-    return Outcome(ok=False, output=output, detail=_apt_failure(output, done.returncode))
+    unmet = parse_unmet(output)
+    if not unmet:
+        return Outcome(ok=False, output=output, detail=_apt_failure(output, done.returncode))
+    versions = _versions_lookup(box, unmet)
+    return Outcome(
+        ok=False, output=output, detail="; ".join(explain_unmet(u, target.dist, versions) for u in unmet)
+    )
 
 
 def smoke(box: Container, command: str, expect: str | None) -> Outcome:
@@ -97,37 +89,42 @@ def smoke(box: Container, command: str, expect: str | None) -> Outcome:
     return Outcome(ok=True, output=output, detail=f"`{command}` exited 0{found}")
 
 
-def apt_step(box: Container, argv: Sequence[str]) -> Outcome:
-    """An apt-get call whose failure is explained by the maintainer script that failed, if any."""
-    done = _exec(box, argv)
-    output = _merged(done)
-    if done.returncode != 0:
-        return Outcome(ok=False, output=output, detail=_apt_failure(output, done.returncode))
-    return Outcome(ok=True, output=output, detail=f"{' '.join(argv[:2])} succeeded")
-
-
-def purge(box: Container, names: Sequence[str]) -> Outcome:
-    """Purge what dpkg still remembers, with the dependencies nothing needs now; then dpkg must forget all.
-
-    dpkg forgets a removed package at once unless it has conffiles or a postrm (it stays in the
-    config-files state for `postrm purge`, Policy 6.5); apt cannot purge what dpkg forgot.
-    """
-    known = _known_to_dpkg(box, names)
-    argv = (
-        ["apt-get", "purge", "-y", "--autoremove", *known]
-        if known
-        else ["apt-get", "autoremove", "-y", "--purge"]
-    )
-    done = apt_step(box, argv)
+def remove(box: Container, names: Sequence[str]) -> Outcome:
+    """`dpkg --remove`, as piuparts removes the package under test: its prerm and postrm run, its
+    conffiles stay."""
+    done = _dpkg(box, ["--remove", *names])
     if not done.ok:
         return done
-    still = _known_to_dpkg(box, names)
+    return Outcome(ok=True, output=done.output, detail=f"removed {', '.join(names)}")
+
+
+def purge(box: Container, names: Sequence[str], before: frozenset[str]) -> Outcome:
+    """`dpkg --purge` of the packages and of every package the install added (installed now, not in
+    `before`), as piuparts restores the selections; then dpkg must forget all of them.
+
+    dpkg forgets a removed package at once unless it has conffiles or a postrm (it stays in the
+    config-files state for `postrm purge`, Policy 6.5), so only what it still knows is named."""
+    added = sorted(installed(box) - before)
+    known = _known_to_dpkg(box, [*names, *added])
+    done = _dpkg(box, ["--purge", *known]) if known else Outcome(ok=True, output="", detail="")
+    if not done.ok:
+        return done
+    still = _known_to_dpkg(box, [*names, *added])
     if still:
         return Outcome(
             ok=False, output=done.output, detail=f"dpkg still knows {', '.join(still)} after the purge"
         )
-    detail = f"purged {', '.join(names)} and the dependencies nothing else needs"
-    return Outcome(ok=True, output=done.output, detail=detail)
+    deps = f" and {len(added)} dependencies the install added" if added else ""
+    return Outcome(ok=True, output=done.output, detail=f"purged {', '.join(names)}{deps}")
+
+
+def installed(box: Container) -> frozenset[str]:
+    """The packages dpkg has in any state but not-installed, arch-qualified as dpkg-query prints them."""
+    query = _exec(box, ["dpkg-query", "-W", "-f", "${binary:Package} ${db:Status-Abbrev}\n"])
+    if query.returncode != 0:
+        raise ContainerError(f"dpkg-query failed in the test container: {_merged(query)[-300:]}")
+    pairs = [line.split() for line in query.text.splitlines()]
+    return frozenset(p[0] for p in pairs if len(p) > 1 and p[1][1:2] != "n")
 
 
 def files_verdict(left: Sequence[str], missing: Sequence[str]) -> Outcome:
@@ -158,6 +155,23 @@ def _known_to_dpkg(box: Container, names: Sequence[str]) -> list[str]:
     query = _exec(box, ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n", *names])
     pairs = [line.split() for line in query.text.splitlines()]
     return [p[0] for p in pairs if len(p) > 1 and p[1][1:2] != "n"]
+
+
+def _dpkg(box: Container, args: Sequence[str]) -> Outcome:
+    """A dpkg call whose failure is explained by the maintainer script that failed, if any."""
+    done = _exec(box, ["dpkg", *args])
+    output = _merged(done)
+    if done.returncode != 0:
+        scripts = "; ".join(maintscript_failures(output))
+        detail = scripts or _last_dpkg_error(output) or f"dpkg exited {done.returncode}"
+        return Outcome(ok=False, output=output, detail=detail)
+    return Outcome(ok=True, output=output, detail="")
+
+
+def _last_dpkg_error(output: str) -> str:
+    """dpkg's last `dpkg: error ...` line."""
+    errors = [line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("dpkg: error")]
+    return errors[-1] if errors else ""
 
 
 def _apt_failure(output: str, code: int) -> str:

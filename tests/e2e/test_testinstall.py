@@ -145,20 +145,19 @@ def test_good_deb_passes_every_step(target: Target, e2e_cache: Cache, tmp_path: 
     )
     report = timed_install("good", [deb], target, e2e_cache, run="debforge-greeter", expect="Hello, world!")
     assert report.ok, report.to_json()
-    assert names(report) == ["image", "simulate", "install", "run", "remove", "purge", "files"]
+    assert names(report) == ["image", "install", "run", "remove", "purge", "files"]
     assert "Hello, world!" in step(report, "run").output_tail
     assert report.leftovers == ()
     assert report.to_json()["ok"] is True
 
 
-def test_impossible_depends_fails_at_simulate(target: Target, e2e_cache: Cache, tmp_path: Path) -> None:
+def test_impossible_depends_fails_at_install(target: Target, e2e_cache: Cache, tmp_path: Path) -> None:
     deb = make_deb(tmp_path, "debforge-oldssl", depends="libssl1.1")
     report = timed_install("impossible-depends", [deb], target, e2e_cache)
     assert not report.ok
-    assert names(report) == ["image", "simulate"]
+    assert names(report) == ["image", "install"]
     assert (
-        step(report, "simulate").detail
-        == "debforge-oldssl depends on libssl1.1, which bookworm does not have"
+        step(report, "install").detail == "debforge-oldssl depends on libssl1.1, which bookworm does not have"
     )
 
 
@@ -183,7 +182,7 @@ def test_failing_postinst_is_named(target: Target, e2e_cache: Cache, tmp_path: P
         tmp_path, "debforge-badpostinst", scripts={"postinst": b"#!/bin/sh\necho oops >&2\nexit 1\n"}
     )
     report = timed_install("failing-postinst", [deb], target, e2e_cache, run="true")
-    assert names(report) == ["image", "simulate", "install"]
+    assert names(report) == ["image", "install"]
     assert not report.ok
     assert "postinst of debforge-badpostinst exited 1" in step(report, "install").detail
 
@@ -225,7 +224,7 @@ class InterruptingReporter:
 
 def test_ctrl_c_removes_the_container(target: Target, e2e_cache: Cache, tmp_path: Path) -> None:
     deb = make_deb(tmp_path, "debforge-interrupted")
-    session = Session(cache=e2e_cache, reporter=InterruptingReporter("Simulating"))
+    session = Session(cache=e2e_cache, reporter=InterruptingReporter("Installing"))
     with no_container_left(), pytest.raises(KeyboardInterrupt):
         testinstall.check_install(session, [deb], target)
 
@@ -245,7 +244,7 @@ def test_keep_leaves_the_container_and_says_how_to_enter(
 ) -> None:
     import docker
 
-    deb = make_deb(tmp_path, "debforge-kept", depends="libssl1.1")  # fails fast at simulate
+    deb = make_deb(tmp_path, "debforge-kept", depends="libssl1.1")  # fails fast at install
     reporter = WarningsReporter()
     report = testinstall.check_install(Session(cache=e2e_cache, reporter=reporter, keep=True), [deb], target)
     try:

@@ -1,0 +1,131 @@
+"""The engine's own dash and perl standing in for the target's during an emulated image's first configuration.
+
+Under QEMU a maintainer script pays for its interpreter before it does anything: a shell about 120 ms,
+perl 160 ms plus the compiling of its modules, about a second for each deb-systemd-helper or debconf
+run. The scripts are the same text on every architecture, and dash and perl of one version behave the
+same on every architecture, so the engine's builds of the *same versions* run them natively. Every
+program a script calls (dpkg, update-alternatives, chown, ...) stays the target's, under QEMU.
+
+The native files come into the container at /debforge/native (never into the image's layers); the
+bootstrap moves them into paths the target tree does not have, swaps the two interpreters in, and
+undoes all of it before its last ldconfig and the commit (container/bootstrap.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path, PurePosixPath
+
+from debforge import rootfs
+from debforge.archive.index import PackageIndex, PackageRecord
+from debforge.dists import Target
+from debforge.elf.patch import patch_elf
+from debforge.elf.read import read_elf
+from debforge.rootfs.extract import Tree, prepare_layout, rewrite_absolute_links, unpack_deb
+from debforge.session import Session
+
+# Package of each interpreter, and the shared libraries they load (perl: libm, libcrypt).
+_INTERPRETERS = {"dash": "usr/bin/dash", "perl-base": "usr/bin/perl"}
+_LIBRARIES = ("libc6", "libcrypt1")
+# Where the bootstrap finds the native loader (container/bootstrap.py copies this directory in).
+_LOADER = PurePosixPath("/debforge/native/ld.so")
+
+
+def native_interpreters(
+    session: Session,
+    native: Target,
+    target: Target,
+    *,
+    records: tuple[PackageRecord, ...],
+    root: Path,
+    work: Path,
+) -> Path | None:
+    """The `native` arch's dash and perl-base of the versions in `records`, laid out in `work` to stand
+    in for the target's in the unpacked `root` (the directory to copy in as /debforge/native); None
+    when none can (other versions, the paths taken, or a perl module built for the target that the
+    native perl could not load).
+
+    The directory holds the interpreters, `root/` (the loader and libraries, at their paths), and two
+    lists for the bootstrap: `swaps`, the target's interpreters to replace while the scripts run, and
+    `added`, the new directories of the tree to remove afterwards."""
+    from debforge.archive import fetch_index  # noqa: PLC0415 - as in container/image.py
+
+    index = fetch_index(session, native)
+    wanted = _same_versions(index, records, root, target)
+    libdir = f"usr/lib/{native.gnu_triplet}"
+    if not wanted or os.path.lexists(root / libdir):
+        return None
+    libraries = [c for name in _LIBRARIES if (c := index.candidate(name)) is not None]
+    staging = _unpack(session, [*wanted.values(), *libraries], work / "native-staging", native)
+    swaps = [_INTERPRETERS[name] for name in wanted]
+    return _arrange(staging, work / "native", root, libdir, swaps)
+
+
+def _same_versions(
+    index: PackageIndex, records: tuple[PackageRecord, ...], root: Path, target: Target
+) -> dict[str, PackageRecord]:
+    """Native records of the interpreters the target tree has, in exactly the target's versions."""
+    installed = {r.name: r.version for r in records}
+    # An XS module outside perl-base lives in the target's own arch directory, which the native perl
+    # does not search (libperl5.x, liblocale-gettext-perl, ...): then the target's perl stays.
+    foreign_perl = any((root / f"usr/lib/{target.gnu_triplet}" / d).exists() for d in ("perl", "perl5"))
+    wanted = {}
+    for name, path in _INTERPRETERS.items():
+        if name not in installed or not (root / path).is_file() or (root / path).is_symlink():
+            continue
+        if name == "perl-base" and foreign_perl:
+            continue
+        same = [r for r in index.versions(name) if r.version == installed[name]]
+        if same:
+            wanted[name] = same[0]
+    return wanted
+
+
+def _unpack(session: Session, records: list[PackageRecord], staging: Path, native: Target) -> Path:
+    debs = rootfs.fetch_debs(session, records)
+    staging.mkdir(parents=True)
+    tree = Tree(root=staging, merged_usr=True, merged_links=native.merged_links)
+    prepare_layout(tree)
+    for record in records:
+        unpack_deb(debs[record.sha256], tree, package=record.name)
+    rewrite_absolute_links(tree)
+    return staging
+
+
+def _arrange(staging: Path, out: Path, root: Path, libdir: str, swaps: list[str]) -> Path | None:
+    """Lay out /debforge/native: the interpreters, their loader, and under root/ the libraries.
+
+    The loader stays in /debforge/native, the interpreters' PT_INTERP patched to it (a shorter string,
+    written in place): a /lib64 would not survive, usr-is-merged's postinst removes the links a merged
+    /usr of the target's arch does not have."""
+    loader = read_elf(staging / _INTERPRETERS["dash"]).interpreter
+    if loader is None:
+        return None
+    out.mkdir()
+    shutil.copy2((staging / str(loader).lstrip("/")).resolve(), out / "ld.so")
+    for path in swaps:
+        binary = out / PurePosixPath(path).name
+        binary.write_bytes(patch_elf(staging / path, interpreter=_LOADER, drop_non_fhs_rpaths=False))
+        binary.chmod(0o755)
+    shutil.copytree(staging / libdir, out / "root" / libdir, symlinks=True)
+    (out / "swaps").write_text("".join(f"{path}\n" for path in swaps))
+    (out / "links").write_text("".join(f"{path} {other}\n" for path, other in _hard_links(root, swaps)))
+    (out / "added").write_text(f"{libdir}\n")
+    return out
+
+
+def _hard_links(root: Path, paths: list[str]) -> list[tuple[str, str]]:
+    """(path, other name of the same file) in the target tree: perl-base ships /usr/bin/perl5.x.y as
+    a hard link of /usr/bin/perl."""
+    inodes = {(st.st_dev, st.st_ino): path for path in paths if (st := (root / path).lstat()).st_nlink > 1}
+    found: list[tuple[str, str]] = []
+    if not inodes:
+        return found
+    for top, _dirs, files in os.walk(root):
+        for name in files:
+            st = (full := Path(top) / name).lstat()
+            other = str(full.relative_to(root))
+            if (path := inodes.get((st.st_dev, st.st_ino))) is not None and other != path:
+                found.append((path, other))
+    return found

@@ -1,0 +1,67 @@
+"""Which interpreters the engine's own builds may stand in for (container/native.py), and the hard links
+the bootstrap restores. The real thing, an image configured with them and checked by dpkg, is in
+tests/e2e/test_native_interpreters_e2e.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from debforge.archive.index import PackageIndex, PackageRecord
+from debforge.container.native import _hard_links, _same_versions
+from debforge.dists import make_target
+
+
+def rec(name: str, version: str, arch: str) -> PackageRecord:
+    return PackageRecord(name=name, version=version, arch=arch, sha256=f"{name}-{version}-{arch}")
+
+
+def index(*records: PackageRecord) -> PackageIndex:
+    by_name: dict[str, tuple[PackageRecord, ...]] = {}
+    for r in records:
+        by_name[r.name] = (*by_name.get(r.name, ()), r)
+    return PackageIndex(
+        dist="bookworm", arch="amd64", release_key="k", packages=by_name, providers={}, name_ids={}
+    )
+
+
+def tree(tmp_path: Path, *files: str) -> Path:
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"\x7fELF")
+    return tmp_path
+
+
+TARGET = make_target("bookworm", "arm64")
+TARGET_RECORDS = (rec("dash", "0.5.12-2", "arm64"), rec("perl-base", "5.36.0-7+deb12u3", "arm64"))
+
+
+def test_only_the_targets_own_versions_stand_in(tmp_path: Path) -> None:
+    root = tree(tmp_path, "usr/bin/dash", "usr/bin/perl")
+    native = index(rec("dash", "0.5.12-2", "amd64"), rec("perl-base", "5.36.0-7+deb12u2", "amd64"))
+    wanted = _same_versions(native, TARGET_RECORDS, root, TARGET)
+    assert {n: r.version for n, r in wanted.items()} == {"dash": "0.5.12-2"}  # perl-base: another version
+    both = index(rec("dash", "0.5.12-2", "amd64"), rec("perl-base", "5.36.0-7+deb12u3", "amd64"))
+    assert sorted(_same_versions(both, TARGET_RECORDS, root, TARGET)) == ["dash", "perl-base"]
+
+
+def test_the_targets_perl_stays_beside_a_perl_module_built_for_it(tmp_path: Path) -> None:
+    # liblocale-gettext-perl's XS module is in the target's arch directory, which a native perl never reads.
+    module = "usr/lib/aarch64-linux-gnu/perl5/5.36/Locale/gettext.pm"
+    root = tree(tmp_path, "usr/bin/dash", "usr/bin/perl", module)
+    both = index(rec("dash", "0.5.12-2", "amd64"), rec("perl-base", "5.36.0-7+deb12u3", "amd64"))
+    assert sorted(_same_versions(both, TARGET_RECORDS, root, TARGET)) == ["dash"]
+
+
+def test_an_interpreter_the_tree_lacks_or_links_is_left_alone(tmp_path: Path) -> None:
+    root = tree(tmp_path, "usr/bin/dash.real")
+    (root / "usr/bin/dash").symlink_to("dash.real")
+    both = index(rec("dash", "0.5.12-2", "amd64"), rec("perl-base", "5.36.0-7+deb12u3", "amd64"))
+    assert _same_versions(both, TARGET_RECORDS, root, TARGET) == {}
+
+
+def test_hard_links_of_a_swapped_interpreter_are_found(tmp_path: Path) -> None:
+    root = tree(tmp_path, "usr/bin/perl", "usr/bin/dash")
+    os.link(root / "usr/bin/perl", root / "usr/bin/perl5.36.0")
+    assert _hard_links(root, ["usr/bin/perl", "usr/bin/dash"]) == [("usr/bin/perl", "usr/bin/perl5.36.0")]
+    assert _hard_links(root, ["usr/bin/dash"]) == []
