@@ -29,22 +29,24 @@ import docker
 
 ROOT = Path(__file__).resolve().parent.parent
 DEBFORGE = Path(sys.executable).parent / "debforge"
-_STEP = re.compile(r"^\s+([\d.]+) s\s+[\d.]+%  (\s*)(.*?)(  \(failed\))?$")
+_STEP = re.compile(r"^\s+([\d.]+) s\s+[\d.]+%  @\s*([\d.]+)  (\s*)(.*?)(  \(failed\))?$")
 
 
 @dataclass(frozen=True)
 class Run:
-    """One timed CLI run: its wall time and its --timings steps (seconds, depth, title)."""
+    """One timed CLI run: its wall time and its --timings steps (seconds, start, depth, title)."""
 
     wall: float
-    steps: tuple[tuple[float, int, str], ...]
+    steps: tuple[tuple[float, float, int, str], ...]
 
     def step(self, prefix: str) -> float | None:
         """Seconds of the first step whose title starts with `prefix`."""
-        return next((s for s, _, title in self.steps if title.startswith(prefix)), None)
+        return next((s for s, _, _, title in self.steps if title.startswith(prefix)), None)
 
     def breakdown(self) -> str:
-        return "\n".join(f"    {s:7.1f} s  {'  ' * depth}{title}" for s, depth, title in self.steps)
+        return "\n".join(
+            f"    {s:7.1f} s  @{start:6.1f}  {'  ' * depth}{title}" for s, start, depth, title in self.steps
+        )
 
 
 def remove_images(client: docker.DockerClient, prefix: str) -> int:
@@ -74,8 +76,9 @@ def package(cache: Path, out: Path, dist: str, arch: str, *, test: bool = True) 
     steps = []
     for line in block:
         found = _STEP.match(line)
-        if found and found.group(3) != "total (wall)":
-            steps.append((float(found.group(1)), len(found.group(2)) // 2, found.group(3)))
+        if found:
+            seconds, start, indent, title = found.group(1, 2, 3, 4)
+            steps.append((float(seconds), float(start), len(indent) // 2, title))
     return Run(wall=wall, steps=tuple(steps))
 
 

@@ -177,14 +177,16 @@ class Timings:
             return tuple(sorted(self._steps, key=lambda s: (s.start, s.depth)))
 
     def render(self) -> str:
-        """The breakdown: one line per step, indented by nesting, then the run's wall time."""
+        """The breakdown: one line per step (seconds, share of the wall time, `@` when it started),
+        indented by nesting, then the run's wall time."""
         wall = time.monotonic() - self.origin
         lines = ["timings:"]
         for step in self.steps():
             share = 100 * step.seconds / wall if wall > 0 else 0.0
             mark = ("" if step.ok else "  (failed)") + (f"  [{step.thread}]" if step.thread else "")
             title = "  " * step.depth + step.title
-            lines.append(f"  {step.seconds:7.1f} s {share:5.1f}%  {title}{mark}")
+            # The start column shows what ran beside what (the runtime image beside the build).
+            lines.append(f"  {step.seconds:7.1f} s {share:5.1f}%  @{step.start:6.1f}  {title}{mark}")
         lines.append(f"  {wall:7.1f} s 100.0%  total (wall)")
         return "\n".join(lines)
 

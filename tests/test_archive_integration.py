@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from debforge.archive import Contents, download_packages, fetch_contents, fetch_index
+from debforge.archive.download import downloading
 from debforge.archive.index import PackageIndex, PackageRecord
 from debforge.cache import Cache
 from debforge.dists import Target
@@ -25,7 +26,17 @@ from debforge.report import NullReporter, Reporter
 from debforge.run import run
 from debforge.session import Freshness, RetryPolicy, Session
 from tests.conftest import require_tool
-from tests.helpers.aptrepo import Fault, GpgKey, Repo, Server, build_repo, make_key, serve
+from tests.helpers.aptrepo import (
+    Fault,
+    GpgKey,
+    Repo,
+    Server,
+    _Handler,
+    build_repo,
+    make_key,
+    serve,
+    serve_http,
+)
 
 pytestmark = pytest.mark.integration
 FAST = RetryPolicy(attempts=3, backoff=0.01, timeout=5)
@@ -253,6 +264,32 @@ def test_download_packages_verifies_and_works_offline_afterwards(repo: Repo, cac
         assert len(server.requests) == before
     info = run(["dpkg-deb", "--field", paths[records[2].sha256], "Package", "Version"]).text
     assert info.split() == ["Package:", "tool", "Version:", "2:1.0"]
+    assert_consistent(cache)
+
+
+def test_downloading_hands_out_each_deb_as_soon_as_it_is_in(repo: Repo, cache: Cache) -> None:
+    """A cold image unpacks its first debs while the others still download (archive.download.downloading)."""
+    release = threading.Event()
+    state = Server(url="", faults=[])
+
+    class Holding(_Handler):  # holds the one .deb of `tool` until released
+        server_state = state
+
+        def do_GET(self) -> None:
+            if self.path.endswith(".deb") and "/tool_" in self.path:
+                release.wait(30)
+            super().do_GET()
+
+    with serve_http(lambda *a: Holding(*a, directory=str(repo.root))) as url:
+        state.url = url
+        index = index_of(repo, state, cache)
+        first, held = index.candidate("libc6"), index.candidate("tool")
+        assert first is not None and held is not None
+        with session_of(cache) as session, downloading(session, [held, first]) as debs:
+            assert debs[first.sha256].is_file()  # in, while the download of `tool` is held
+            assert not cache.has_blob(held.sha256)
+            release.set()
+            assert debs[held.sha256].is_file()
     assert_consistent(cache)
 
 

@@ -9,6 +9,7 @@ ORDER = [
     "errors",
     "run",
     "report",
+    "ahead",
     "cache",
     "dists",
     "engines",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
@@ -321,7 +322,7 @@ def test_build_sysroot_caches_and_clones(tmp_path: Path, monkeypatch: pytest.Mon
         calls.append(1)
         real_fill(*args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rootfs, "fetch_debs", lambda session, records: debs)
+    monkeypatch.setattr(rootfs, "downloading", lambda session, records: contextlib.nullcontext(debs))
     monkeypatch.setattr(rootfs, "fill_tree", counting_fill)
     cache = Cache(tmp_path / "cache").ensure()
     barrier = threading.Barrier(2)
@@ -365,7 +366,8 @@ def slow(*a, **k):
     time.sleep(30)
 extract._extract_member = slow
 closure, debs = _closure(Path(sys.argv[1]))
-rootfs.fetch_debs = lambda session, records: debs
+import contextlib
+rootfs.downloading = lambda session, records: contextlib.nullcontext(debs)
 cache = Cache(Path(sys.argv[2])).ensure()
 rootfs.build_sysroot(Session(cache=cache), closure, make_target("bookworm", "arm64"))
 """
@@ -387,7 +389,7 @@ def test_kill_during_extraction_leaves_no_entry(tmp_path: Path, monkeypatch: pyt
     proc.stdout.close()
     assert not list((cache.root / "trees").iterdir())
     closure, debs = _closure(tmp_path)
-    monkeypatch.setattr(rootfs, "fetch_debs", lambda session, records: debs)
+    monkeypatch.setattr(rootfs, "downloading", lambda session, records: contextlib.nullcontext(debs))
     with Session(cache=cache) as session:
         again = rootfs.build_sysroot(session, closure, TARGET, read_only=True)
     assert (again.path / "usr/bin/p").read_bytes() == b"p"

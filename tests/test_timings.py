@@ -34,7 +34,7 @@ def test_steps_nest_fail_and_name_their_thread() -> None:
     ]  # fmt: skip
     lines = timings.render().splitlines()
     assert lines[0] == "timings:"
-    assert re.fullmatch(r"\s+[\d.]+ s\s+[\d.]+%    inner", lines[2])
+    assert re.fullmatch(r"\s+[\d.]+ s\s+[\d.]+%  @\s+[\d.]+    inner", lines[2])
     assert lines[3].endswith("broken  (failed)")
     assert lines[4].endswith("beside  [runtime-image]")
     assert re.fullmatch(r"\s+[\d.]+ s 100\.0%  total \(wall\)", lines[-1])

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +16,7 @@ from debforge.errors import ArchiveError, OfflineError
 if TYPE_CHECKING:
     import requests
 
+    from debforge.cache import Cache
     from debforge.report import Bar
     from debforge.session import Session
 
@@ -24,6 +25,40 @@ def download_packages(
     session: Session, records: Sequence[PackageRecord], *, jobs: int = 8
 ) -> dict[str, Path]:
     """sha256 → path of each record's verified .deb in the blob cache, downloading what is missing."""
+    with downloading(session, records, jobs=jobs) as debs:
+        return {sha: debs[sha] for sha in debs}
+
+
+class PendingDebs(Mapping[str, Path]):
+    """sha256 → blob path of each record's .deb; looking one up waits until that one is downloaded (and
+    raises its download's error)."""
+
+    def __init__(
+        self, cache: Cache, unique: Mapping[str, PackageRecord], pending: Mapping[str, Future[None]]
+    ):
+        self._cache, self._unique, self._pending = cache, unique, pending
+
+    def __getitem__(self, sha256: str) -> Path:
+        if sha256 not in self._unique:
+            raise KeyError(sha256)
+        if (future := self._pending.get(sha256)) is not None:
+            future.result()
+        return self._cache.blob(sha256)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._unique)
+
+    def __len__(self) -> int:
+        return len(self._unique)
+
+
+@contextmanager
+def downloading(
+    session: Session, records: Sequence[PackageRecord], *, jobs: int = 8
+) -> Iterator[PendingDebs]:
+    """The records' debs, downloaded in `records` order on `jobs` threads while the block already uses
+    the first ones (a cold image unpacks as the rest arrive). Leaving the block cancels what has not
+    started and waits for what has."""
     cache = session.cache.ensure()
     unique = {r.sha256: r for r in records}
     for record in unique.values():
@@ -37,12 +72,17 @@ def download_packages(
             f"--offline forbids downloading {names}{more}, which are not in the cache",
             hint="run the same command once without --offline",
         )
-    if missing:
-        _download_all(session, missing, jobs=jobs)
-    return {sha: cache.blob(sha) for sha in unique}
+    if not missing:
+        yield PendingDebs(cache, unique, {})
+        return
+    with _downloads(session, missing, jobs=jobs) as pending:
+        yield PendingDebs(cache, unique, pending)
 
 
-def _download_all(session: Session, missing: Sequence[PackageRecord], *, jobs: int) -> None:
+@contextmanager
+def _downloads(
+    session: Session, missing: Sequence[PackageRecord], *, jobs: int
+) -> Iterator[dict[str, Future[None]]]:
     lock = threading.Lock()
 
     def one(record: PackageRecord, bar: Bar, http: requests.Session) -> None:
@@ -62,9 +102,13 @@ def _download_all(session: Session, missing: Sequence[PackageRecord], *, jobs: i
         session.reporter.progress(f"Downloading {len(missing)} packages", total) as bar,
         ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
     ):
-        futures = [pool.submit(lambda r: one(r, bar, http_for_thread()), r) for r in missing]
-        for future in futures:
-            future.result()  # re-raises the first failure (the others finish or fail on their own)
+        futures = {r.sha256: pool.submit(lambda r: one(r, bar, http_for_thread()), r) for r in missing}
+        try:
+            yield futures
+            for future in futures.values():
+                future.result()  # re-raises the first failure (the others finish or fail on their own)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager

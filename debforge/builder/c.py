@@ -25,7 +25,7 @@ from debforge.builder.cargo import depends_requests
 from debforge.builder.crossfiles import CrossPaths
 from debforge.builder.staging import collect_stage
 from debforge.builder.static import check_static
-from debforge.builder.toolchain import EMULATED_TIMEOUT, build_depends_sysroot, builder_image
+from debforge.builder.toolchain import EMULATED_TIMEOUT, build_depends_sysroot, builder_image_beside
 from debforge.cache import atomic_write_bytes, key
 from debforge.dists import Target
 from debforge.errors import BuildError
@@ -92,8 +92,14 @@ def build_c(session: Session, recipe: Recipe, target: Target, *, toolchain: str,
     what = f"{spec.kind} build of {recipe.name} for {target.dist}/{target.arch}" + (
         f" ({container.execution(session, target.arch)})" if emulate else ""
     )
-    sysroot = build_depends_sysroot(session, recipe, target)
-    work, box = _container(session, spec, target, sysroot, emulate=emulate)
+    if emulate:
+        sysroot = build_depends_sysroot(session, recipe, target)
+        image = _emulated_image(session, spec, target)
+    else:
+        with builder_image_beside(session, target) as builder:
+            sysroot = build_depends_sysroot(session, recipe, target)
+            image = builder.wait()
+    work, box = _container(session, spec, target, sysroot, image, emulate=emulate)
     with (
         session.reporter.step(what),
         session.cache.lock(f"build-c-{work.parent.name}-{work.name}", on_wait=session.reporter.warning),
@@ -115,12 +121,11 @@ def build_c(session: Session, recipe: Recipe, target: Target, *, toolchain: str,
 
 
 def _container(
-    session: Session, spec: CBuild, target: Target, sysroot: Path, *, emulate: bool
+    session: Session, spec: CBuild, target: Target, sysroot: Path, image: container.Image, *, emulate: bool
 ) -> tuple[Path, container.ContainerSpec]:
     """The work dir and the build container: the builder with the sysroot mounted, or (emulate) a
     target-arch image with the build-depends installed, running the same script natively."""
     paths = EMULATED if emulate else PATHS
-    image = _emulated_image(session, spec, target) if emulate else builder_image(session, target)
     work = _prepare(session, spec, target, paths, variant="emulate" if emulate else "cross")
     build = (
         target.gnu_triplet

@@ -45,7 +45,7 @@ from debforge.builder.toolchain import (
     EMULATED_TIMEOUT,
     HostRust,
     build_depends_sysroot,
-    builder_image,
+    builder_image_beside,
     host_rust,
     knows,
     native_toolchain,
@@ -252,9 +252,10 @@ def _cross_plan(job: _Job) -> ContainerPlan:
     recipe, target, work, paths = job.recipe, job.target, job.work, IN_CONTAINER
     libgcc = static_libgcc(job.session, job.spec, target, job.toolchain)
     extra = [*([libgcc.package] if libgcc else []), *job.crate_packages]
-    sysroot = build_depends_sysroot(job.session, recipe, target, extra=extra)
-    image = builder_image(job.session, job.toolchain)
-    std = target_std(job.session, job.toolchain)
+    with builder_image_beside(job.session, job.toolchain) as builder:
+        sysroot = build_depends_sysroot(job.session, recipe, target, extra=extra)
+        std = target_std(job.session, job.toolchain)
+        image = builder.wait()
     _write_cargo_config(work, job.spec.crates, paths, f"{paths.sysroot}/{DEBIAN_REGISTRY}")
     mounts = (
         # Trees named by their content: on an engine elsewhere each is copied into its volume once.

@@ -238,13 +238,15 @@ def resolve_bootstrap(index: PackageIndex, extra: Sequence[str], *, cache: Cache
 
 
 def _bootstrap_names(index: PackageIndex, cache: Cache | None) -> list[str]:
-    """Essential and Priority: required names (a scan of every record), remembered per signed index."""
+    """Essential and Priority: required names, remembered per signed index. The candidates of the names
+    the compact index recorded decide (a hand-built index has none recorded: every name is scanned,
+    which decodes every record: 7 s for bookworm's 63,000, twice as long beside other work)."""
     state = cache.state(f"bootstrap-{index.release_key}.json") if cache is not None else None
     if state is not None and state.is_file():
         return list(json.loads(state.read_text()))
     names = sorted(
         n
-        for n in index.names()
+        for n in (index.required or index.names())
         if (c := index.candidate(n)) is not None and (c.essential or c.priority == "required")
     )
     if state is not None:
@@ -256,12 +258,14 @@ def _build(
     session: Session, target: Target, image_def: ImageDefinition, *, closure: Closure, tag: str
 ) -> Image:
     records, reporter = closure.packages, session.reporter
-    debs = rootfs.fetch_debs(session, records)
     work = session.cache.tempdir("image-")
     try:
         root = work / "root"
         root.mkdir()
-        with reporter.step(f"Unpacking {len(records)} packages"):
+        with (
+            rootfs.downloading(session, records) as debs,
+            reporter.step(f"Unpacking {len(records)} packages"),
+        ):
             path_filter = None if image_def.docs else rootfs.NO_DOCS
             rootfs.fill_tree(root, records, debs, target, configured=False, path_filter=path_filter)
             _add_bootstrap_files(root, records, target, image_def, session.cache)

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from debforge.ahead import Ahead
 from debforge.archive import fetch_index
 from debforge.builder import Artifacts, Toolchain, build
 from debforge.cache import atomic_output, atomic_write_bytes
@@ -31,7 +32,6 @@ from debforge.deb import (
 )
 from debforge.dists import Target
 from debforge.errors import DebforgeError, InstallCheckError, PackageError
-from debforge.pipeline.ahead import Ahead
 from debforge.pipeline.dbgsym import dbgsym_spec, separate_debug_entries
 from debforge.pipeline.elfs import RuntimeDepends, repair_elfs, runtime_depends, with_repaired_assets
 from debforge.pipeline.finished import load_finished, plan_key, store_finished
@@ -176,7 +176,7 @@ def _package(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _runtime_image_ahead(session: Session, target: Target) -> Ahead:
+def _runtime_image_ahead(session: Session, target: Target) -> Ahead[None]:
     """Start building (or finding) the runtime image `--test` installs into, beside the build."""
     session.docker()  # connected here, once, before two threads share it
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import stat
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from debforge.archive import download_packages, fetch_index
+from debforge.archive.download import downloading
 from debforge.archive.index import PackageRecord
 from debforge.cache import key
 from debforge.dists import Target
@@ -40,6 +42,7 @@ __all__ = [
     "Unpacked",
     "build_sysroot",
     "clone_tree",
+    "downloading",
     "export_tree",
     "fetch_debs",
     "fill_tree",
@@ -89,7 +92,6 @@ def build_sysroot(
     session: Session, closure: ClosureLike, target: Target, *, read_only: bool = False
 ) -> Sysroot:
     """The tree of `closure` (cached by its key); `read_only` returns the cache entry itself, else a clone."""
-    debs = fetch_debs(session, closure.packages)
     cache = session.cache
     # The arch's merged-/usr links are in the key only where there are some, so the trees of the
     # other arches (made before they were) keep their keys.
@@ -97,7 +99,10 @@ def build_sysroot(
     tree_key = key(
         {"format": ROOTFS_FORMAT, "kind": "sysroot", "closure": closure.key, "dist": target.dist, **links}
     )
-    with session.reporter.step(f"Unpacking {len(closure.packages)} packages"):
+    with (
+        downloading(session, closure.packages) as debs,
+        session.reporter.step(f"Unpacking {len(closure.packages)} packages"),
+    ):
         path = cache.build_tree(
             tree_key, lambda work: fill_tree(work, closure.packages, debs, target, configured=True)
         )
@@ -138,7 +143,7 @@ def fetch_debs(session: Session, records: Sequence[PackageRecord]) -> dict[str, 
 def fill_tree(
     root: Path,
     records: Sequence[PackageRecord],
-    debs: dict[str, Path],
+    debs: Mapping[str, Path],
     target: Target,
     *,
     configured: bool,
@@ -151,22 +156,28 @@ def fill_tree(
     )
     prepare_layout(tree)
     done: list[tuple[PackageRecord, Unpacked]] = []
-    paths = [debs[record.sha256] for record in records]
     # dpkg's order is kept (a later package overwrites an earlier one's file); only the decompression,
-    # most of the time, runs ahead on the other cores.
-    for record, deb, data_tar in zip(records, paths, _decompressed_ahead(paths), strict=True):
+    # most of the time, runs ahead on the other cores. `debs` may still be downloading (PendingDebs):
+    # each lookup waits for its own deb only.
+    lookups = [functools.partial(debs.__getitem__, record.sha256) for record in records]
+    for record, (deb, data_tar) in zip(records, _decompressed_ahead(lookups), strict=True):
         done.append((record, unpack_deb(deb, tree, package=record.name, data_tar=data_tar)))
     rewrite_absolute_links(tree)
     write_dpkg_database(root, done, target.arch, configured=configured)
 
 
-def _decompressed_ahead(debs: Sequence[Path]) -> Iterator[bytes | None]:
-    """read_data_tar of each deb in order, computed up to a few debs ahead on worker threads."""
+def _decompressed_ahead(debs: Sequence[Callable[[], Path]]) -> Iterator[tuple[Path, bytes | None]]:
+    """Each deb's path and read_data_tar, in order, computed up to a few debs ahead on worker threads."""
+
+    def read(lookup: Callable[[], Path]) -> tuple[Path, bytes | None]:
+        deb = lookup()
+        return deb, read_data_tar(deb)
+
     window = max(2, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=window, thread_name_prefix="decompress") as pool:
-        pending: deque[Future[bytes | None]] = deque()
-        for deb in debs:
-            pending.append(pool.submit(read_data_tar, deb))
+        pending: deque[Future[tuple[Path, bytes | None]]] = deque()
+        for lookup in debs:
+            pending.append(pool.submit(read, lookup))
             if len(pending) > window:
                 yield pending.popleft().result()
         while pending:
