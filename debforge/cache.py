@@ -176,8 +176,10 @@ class Cache:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if on_wait is not None:
-                    on_wait(f"waiting for the cache lock held by {_lock_holder(path)}")
+                holder = _lock_holder(path)
+                # Another thread of this run (the images built beside the build) is no news to the user.
+                if on_wait is not None and holder is not None:
+                    on_wait(f"waiting for the cache lock held by {holder}")
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             _record_holder(fh.fileno())
             try:
@@ -224,14 +226,15 @@ def _record_holder(fd: int) -> None:
     os.write(fd, f"{os.getpid()} {command}\n".encode())
 
 
-def _lock_holder(path: Path) -> str:
-    """`PID n (command)` from a lock file `_record_holder` wrote, or a vaguer phrase."""
+def _lock_holder(path: Path) -> str | None:
+    """`PID n (command)` from a lock file `_record_holder` wrote, or a vaguer phrase; None when it is
+    this process."""
     try:
         pid, _, command = path.read_text(errors="replace").strip().partition(" ")
     except OSError:
         return "another process"
     if not pid.isdigit():
         return "another process"
-    if int(pid) == os.getpid():  # a thread of this run (the runtime image built beside the build)
-        return "another step of this run"
+    if int(pid) == os.getpid():
+        return None
     return f"PID {pid} ({command})" if command else f"PID {pid}"

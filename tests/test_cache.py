@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,6 +196,30 @@ def test_a_waiting_job_names_the_lock_holder_once(tmp_path: Path) -> None:
     command = f"{sys.executable} holder.py c --marker-arg"
     assert first == f"warning: waiting for the cache lock held by PID {holder.pid} ({command})\n"
     assert "waiting" not in rest  # said once
+
+
+def test_a_lock_held_by_another_thread_of_the_run_is_waited_for_silently(tmp_path: Path) -> None:
+    """The images built beside the build share the run's locks: waiting on one's own thread is no news."""
+    cache = Cache(tmp_path / "c").ensure()
+    heard: list[str] = []
+    order: list[str] = []
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with cache.lock("archive"):
+            held.set()
+            release.wait(10)
+            order.append("holder")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    threading.Timer(0.2, release.set).start()
+    with cache.lock("archive", on_wait=heard.append):
+        order.append("waiter")
+    holder.join()
+    assert order == ["holder", "waiter"]  # it did wait
+    assert heard == []
 
 
 def test_an_uncontended_lock_says_nothing(tmp_path: Path) -> None:
