@@ -65,7 +65,7 @@ def main() -> None:
         assert isinstance(recipe.build, CBuild)
         start = time.monotonic()
         toolchain.build_depends_sysroot(session, recipe, TARGET)
-        toolchain.builder_image(session, TARGET)
+        toolchain.builder_image(session, TARGET, kind=recipe.build.kind)
         c._emulated_image(session, recipe.build, TARGET)
         print(f"prepare (sysroot, builder image, emulated image): {time.monotonic() - start:.1f} s")
         start = time.monotonic()

@@ -39,6 +39,8 @@ def test_builder_definition_is_parametrised_by_target(target: object, expected: 
     # The cross compilers are the target's layer; the shared base names no target.
     assert set(builder.layer_packages) == {"gcc-aarch64-linux-gnu", "g++-aarch64-linux-gnu"}
     assert not any("{" in p or "aarch64" in p for p in builder.packages)
+    # meson (and python3 with it) only in the builders of meson builds.
+    assert "meson" not in builder.packages and builder.kind_packages["meson"] == ("meson",)
 
 
 def test_definition_digest_follows_content(tmp_path: Path) -> None:

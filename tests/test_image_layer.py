@@ -10,11 +10,17 @@ from debforge.resolve import Closure
 
 
 def rec(
-    name: str, version: str = "1", *, pre: tuple[str, ...] = (), provides: tuple[str, ...] = ()
+    name: str,
+    version: str = "1",
+    *,
+    pre: tuple[str, ...] = (),
+    dep: tuple[str, ...] = (),
+    provides: tuple[str, ...] = (),
 ) -> PackageRecord:
     return PackageRecord(
         name=name, version=version, arch="amd64", sha256=f"{name}-{version}",
-        pre_depends=tuple((Relation(p),) for p in pre), provides=tuple((p, None) for p in provides),
+        pre_depends=tuple((Relation(p),) for p in pre), depends=tuple((Relation(d),) for d in dep),
+        provides=tuple((p, None) for p in provides),
     )  # fmt: skip
 
 
@@ -49,6 +55,17 @@ def test_pre_depends_in_the_layer_are_configured_before_their_dependents_are_unp
         < script.index("/debforge-layer/a.deb")
     )
     assert script.rstrip().endswith("apt-cache gencaches >/dev/null")
+
+
+def test_a_package_is_not_unpacked_before_what_it_depends_on() -> None:
+    # meson's layer: python3-minimal pre-depends on python3.11-minimal, python3 on python3-minimal, and
+    # python3-pkg-resources only depends on python3; configured after the first batch it would fail.
+    layer = [
+        rec("python3.11-minimal"), rec("python3-minimal", pre=("python3.11-minimal",)),
+        rec("python3", pre=("python3-minimal",)), rec("python3-pkg-resources", dep=("python3",)),
+    ]  # fmt: skip
+    batches = [[r.name for r in batch] for batch in unpack_batches(layer)]
+    assert batches == [["python3.11-minimal"], ["python3-minimal"], ["python3", "python3-pkg-resources"]]
 
 
 def test_a_pre_depends_cycle_is_left_to_dpkg() -> None:

@@ -96,7 +96,7 @@ def build_c(session: Session, recipe: Recipe, target: Target, *, toolchain: str,
         sysroot = build_depends_sysroot(session, recipe, target)
         image = _emulated_image(session, spec, target)
     else:
-        with builder_image_beside(session, target) as builder:
+        with builder_image_beside(session, target, kind=spec.kind) as builder:
             sysroot = build_depends_sysroot(session, recipe, target)
             image = builder.wait()
     work, box = _container(session, spec, target, sysroot, image, emulate=emulate)

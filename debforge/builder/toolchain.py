@@ -52,19 +52,25 @@ def knows(index: PackageIndex) -> Callable[[str], bool]:
     return lambda name: name in index.packages or bool(index.provided_by(name))
 
 
-def builder_image(session: Session, target: Target) -> container.Image:
-    """The Rust cross builder for `target` (images/builder: host arch, same dist, gcc-<triplet>)."""
+def builder_image(session: Session, target: Target, *, kind: str | None = None) -> container.Image:
+    """The cross builder for `target` (images/builder: host arch, same dist, gcc-<triplet>), with the
+    tools of build `kind` (its kind-packages) when it has some."""
     with session.reporter.step(f"Builder image for {target.dist}/{target.arch}"):
         pins = _rust_pins(session, target)
-        return container.build_image(session, target, definition="builder", base_packages=pins)
+        extra = container.load_definition("builder", target).kind_packages.get(kind or "", ())
+        return container.build_image(
+            session, target, definition="builder", base_packages=pins, packages=extra
+        )
 
 
-def builder_image_beside(session: Session, target: Target) -> AbstractContextManager[Ahead[container.Image]]:
+def builder_image_beside(
+    session: Session, target: Target, *, kind: str | None = None
+) -> AbstractContextManager[Ahead[container.Image]]:
     """builder_image on its own thread while the caller prepares the build-depends sysroot and the
     std: the image mostly waits for the engine, the sysroot is Python unpacking (a cold bookworm arm64
     `package` spent 11 s on the sysroot and 5.6 s on the std before the builder even started)."""
     session.docker()  # connected here, once, before two threads share it
-    return beside(lambda: builder_image(session, target), name="builder-image")
+    return beside(lambda: builder_image(session, target, kind=kind), name="builder-image")
 
 
 def _rust_pins(session: Session, target: Target) -> tuple[str, ...]:

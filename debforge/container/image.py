@@ -49,6 +49,7 @@ class ImageDefinition:
     host_arch: bool  # True: built for the machine's own arch (the builder), else for the target
     packages: tuple[str, ...]
     layer_packages: tuple[str, ...]  # a layer over the dist's shared base of `packages` (the cross gcc)
+    kind_packages: Mapping[str, tuple[str, ...]]  # build kind → what its builder adds to the layer
     apt_lists: bool
     files: Path | None
     docs: bool  # False: documentation, manual pages and translations are left out (rootfs.NO_DOCS)
@@ -88,6 +89,7 @@ def load_definition(
         host_arch=data.get("arch") == "host",
         packages=tuple(packages),
         layer_packages=tuple(layer),
+        kind_packages={k: tuple(v) for k, v in data.get("kind-packages", {}).items()},
         apt_lists=bool(data.get("apt_lists", True)),
         files=files if files.is_dir() else None,
         docs=bool(data.get("docs", False)),

@@ -22,7 +22,7 @@ from debforge.container.runner import ContainerSpec, open_container
 from debforge.errors import ContainerError
 
 if TYPE_CHECKING:
-    from debforge.archive.index import PackageRecord
+    from debforge.archive.index import PackageRecord, Relations
     from debforge.resolve import Closure
     from debforge.session import Session
 
@@ -40,22 +40,29 @@ def layer_of(base: Closure, full: Closure) -> tuple[PackageRecord, ...] | None:
 
 
 def unpack_batches(records: Sequence[PackageRecord]) -> list[list[PackageRecord]]:
-    """The records in batches for `dpkg --unpack`: a package comes in a batch after the one that gives
-    its Pre-Depends, since that must be configured before it is unpacked (Policy 7.2)."""
+    """The records in batches for `dpkg --unpack`, each batch then configured: a package comes in a
+    batch after the one that gives its Pre-Depends, since that must be configured before it is
+    unpacked (Policy 7.2), and not before a batch that gives its Depends, or the `dpkg --configure -a`
+    after its batch would find the dependency missing (meson's python3-pkg-resources needs python3,
+    which comes after python3-minimal's pre-dependency chain)."""
     gives = {name: r.name for r in records for name in (r.name, *(p for p, _ in r.provides))}
-    needs = {
-        r.name: {gives[t.name] for group in r.pre_depends for t in group if t.name in gives} - {r.name}
-        for r in records
-    }
-    batches: list[list[PackageRecord]] = []
-    done: set[str] = set()
-    left = sorted(records, key=lambda r: r.name)
-    while left:
-        ready = [r for r in left if needs[r.name] <= done] or left  # a cycle: dpkg will say what it refuses
-        batches.append(ready)
-        done |= {r.name for r in ready}
-        left = [r for r in left if r.name not in done]
-    return batches
+
+    def inside(relations: Relations, name: str) -> set[str]:
+        return {gives[t.name] for group in relations for t in group if t.name in gives} - {name}
+
+    pre = {r.name: inside(r.pre_depends, r.name) for r in records}
+    dep = {r.name: inside(r.depends, r.name) for r in records}
+    level = dict.fromkeys(pre, 0)
+    for _ in range(len(records) + 1):  # relax until nothing moves
+        moved = False
+        for name in level:
+            want = max([level[p] + 1 for p in pre[name]] + [level[d] for d in dep[name]] + [0])
+            if want > level[name]:
+                level[name], moved = want, True
+        if not moved:
+            ordered = sorted(records, key=lambda r: (level[r.name], r.name))
+            return [[r for r in ordered if level[r.name] == n] for n in sorted(set(level.values()))]
+    return [sorted(records, key=lambda r: r.name)]  # a Pre-Depends cycle: dpkg will say what it refuses
 
 
 def install_script(batches: Sequence[Sequence[PackageRecord]], names: dict[str, str], *, lists: bool) -> str:
