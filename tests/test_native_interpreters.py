@@ -7,9 +7,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from debforge.archive.index import PackageIndex, PackageRecord
-from debforge.container.native import _hard_links, _same_versions
+from debforge.cache import Cache
+from debforge.container.native import _hard_links, _same_versions, native_interpreters
 from debforge.dists import make_target
+from debforge.errors import OfflineError
+from debforge.session import Session
 
 
 def rec(name: str, version: str, arch: str) -> PackageRecord:
@@ -65,3 +70,21 @@ def test_hard_links_of_a_swapped_interpreter_are_found(tmp_path: Path) -> None:
     os.link(root / "usr/bin/perl", root / "usr/bin/perl5.36.0")
     assert _hard_links(root, ["usr/bin/perl", "usr/bin/dash"]) == [("usr/bin/perl", "usr/bin/perl5.36.0")]
     assert _hard_links(root, ["usr/bin/dash"]) == []
+
+
+def test_offline_without_the_native_debs_the_targets_interpreters_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import debforge.archive
+
+    def offline(*_: object, **__: object) -> PackageIndex:
+        raise OfflineError("--offline forbids downloading the amd64 index")
+
+    monkeypatch.setattr(debforge.archive, "fetch_index", offline)
+    root = tree(tmp_path / "root", "usr/bin/dash", "usr/bin/perl")
+    native = make_target("bookworm", "amd64")
+    with Session(cache=Cache(tmp_path / "cache"), offline=True) as session:
+        found = native_interpreters(
+            session, native, TARGET, records=TARGET_RECORDS, root=root, work=tmp_path / "work"
+        )
+    assert found is None

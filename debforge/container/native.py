@@ -22,6 +22,7 @@ from debforge.archive.index import PackageIndex, PackageRecord
 from debforge.dists import Target
 from debforge.elf.patch import patch_elf
 from debforge.elf.read import read_elf
+from debforge.errors import OfflineError
 from debforge.rootfs.extract import Tree, prepare_layout, rewrite_absolute_links, unpack_deb
 from debforge.session import Session
 
@@ -46,18 +47,23 @@ def native_interpreters(
     when none can (other versions, the paths taken, or a perl module built for the target that the
     native perl could not load).
 
-    The directory holds the interpreters, `root/` (the loader and libraries, at their paths), and two
-    lists for the bootstrap: `swaps`, the target's interpreters to replace while the scripts run, and
-    `added`, the new directories of the tree to remove afterwards."""
+    The directory holds the interpreters, their loader (`ld.so`), `root/` (the libraries, at their
+    path) and three lists for the bootstrap: `swaps`, the target's interpreters to replace while the
+    scripts run; `links`, the hard links to make again afterwards; `added`, the new directories of
+    the tree to remove afterwards. With --offline and those debs not in the cache, the target's own
+    interpreters run (the build needs nothing more than before)."""
     from debforge.archive import fetch_index  # noqa: PLC0415 - as in container/image.py
 
-    index = fetch_index(session, native)
-    wanted = _same_versions(index, records, root, target)
-    libdir = f"usr/lib/{native.gnu_triplet}"
-    if not wanted or os.path.lexists(root / libdir):
+    try:
+        index = fetch_index(session, native)
+        wanted = _same_versions(index, records, root, target)
+        libdir = f"usr/lib/{native.gnu_triplet}"
+        if not wanted or os.path.lexists(root / libdir):
+            return None
+        libraries = [c for name in _LIBRARIES if (c := index.candidate(name)) is not None]
+        staging = _unpack(session, [*wanted.values(), *libraries], work / "native-staging", native)
+    except OfflineError:
         return None
-    libraries = [c for name in _LIBRARIES if (c := index.candidate(name)) is not None]
-    staging = _unpack(session, [*wanted.values(), *libraries], work / "native-staging", native)
     swaps = [_INTERPRETERS[name] for name in wanted]
     return _arrange(staging, work / "native", root, libdir, swaps)
 
@@ -99,7 +105,7 @@ def _arrange(staging: Path, out: Path, root: Path, libdir: str, swaps: list[str]
     The loader stays in /debforge/native, the interpreters' PT_INTERP patched to it (a shorter string,
     written in place): a /lib64 would not survive, usr-is-merged's postinst removes the links a merged
     /usr of the target's arch does not have."""
-    loader = read_elf(staging / _INTERPRETERS["dash"]).interpreter
+    loader = read_elf(staging / swaps[0]).interpreter
     if loader is None:
         return None
     out.mkdir()
