@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import io
-import lzma
 import shutil
 from pathlib import Path, PurePosixPath
 
@@ -44,7 +41,7 @@ def _lists_name(url: str) -> str:
 def prefill_apt_lists(root: Path, target: Target, cache: Cache) -> None:
     """Copy the InRelease and Packages files debforge verified into /var/lib/apt/lists, so apt inside
     works without an emulated `apt-get update`."""
-    from debforge.archive.fetch import index_entry, release_of, suite_state  # noqa: PLC0415 - see above
+    from debforge.archive.fetch import decompress, index_entry, release_of, suite_state  # noqa: PLC0415
 
     lists = root / "var/lib/apt/lists"
     (lists / "partial").mkdir(parents=True, exist_ok=True)
@@ -58,22 +55,8 @@ def prefill_apt_lists(root: Path, target: Target, cache: Cache) -> None:
         for component in suite.components:
             entry = index_entry(release, component, f"binary-{target.arch}/Packages")
             if entry is not None and cache.has_blob(entry.sha256):
+                # Uncompressed, as `apt-get update` leaves it (Acquire::GzipIndexes is off by default).
+                # apt reads an `.xz` list too, but decompresses it to build its cache: under QEMU that
+                # took 24 of the 32 s of a bookworm `apt-cache gencaches` (7.9 s from the plain file).
                 name = _lists_name(f"{suite.base_url}/{component}/binary-{target.arch}/Packages")
-                _decompressed(cache.blob(entry.sha256), PurePosixPath(entry.path).suffix, lists / name)
-
-
-def _decompressed(blob: Path, suffix: str, dest: Path) -> None:
-    """The list uncompressed, as `apt-get update` leaves it (Acquire::GzipIndexes is off by default).
-
-    apt reads an `.xz` list too, but it decompresses it to build its cache: under QEMU that took 24 of
-    the 32 s of a bookworm `apt-cache gencaches` (7.9 s from the plain file)."""
-    with blob.open("rb") as raw, dest.open("wb") as out, _decompressing(raw, suffix) as src:
-        shutil.copyfileobj(src, out, 1 << 20)
-
-
-def _decompressing(raw: io.BufferedReader, suffix: str) -> io.BufferedIOBase:
-    if suffix == ".xz":
-        return lzma.LZMAFile(raw)
-    if suffix == ".gz":
-        return gzip.GzipFile(fileobj=raw)
-    return raw
+                (lists / name).write_bytes(decompress(cache.blob(entry.sha256)))

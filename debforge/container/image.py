@@ -273,7 +273,7 @@ def _build(
             _add_bootstrap_files(root, records, target, image_def, session.cache)
         how = execution(session, target.arch)  # an engine of the target's arch configures it natively
         native = None
-        if how != "native":
+        if not session.engine_facts().native_for(target.arch):
             with reporter.step("Preparing the engine's own dash and perl for the maintainer scripts"):
                 native = native_interpreters(
                     session, host_target(target, arch=engine_arch(session)), target,

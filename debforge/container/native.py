@@ -13,6 +13,7 @@ undoes all of it before its last ldconfig and the commit (container/bootstrap.py
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path, PurePosixPath
@@ -23,7 +24,6 @@ from debforge.dists import Target
 from debforge.elf.patch import patch_elf
 from debforge.elf.read import read_elf
 from debforge.errors import OfflineError
-from debforge.rootfs.extract import Tree, prepare_layout, rewrite_absolute_links, unpack_deb
 from debforge.session import Session
 
 # Package of each interpreter, and the shared libraries they load (perl: libm, libcrypt).
@@ -89,13 +89,11 @@ def _same_versions(
 
 
 def _unpack(session: Session, records: list[PackageRecord], staging: Path, native: Target) -> Path:
-    debs = rootfs.fetch_debs(session, records)
+    """The records unpacked into `staging`, merged-/usr whatever the dist (bullseye's dash is in /bin):
+    the interpreters and libraries are then found at usr/bin and usr/lib/<triplet>."""
     staging.mkdir(parents=True)
-    tree = Tree(root=staging, merged_usr=True, merged_links=native.merged_links)
-    prepare_layout(tree)
-    for record in records:
-        unpack_deb(debs[record.sha256], tree, package=record.name)
-    rewrite_absolute_links(tree)
+    debs = rootfs.fetch_debs(session, records)
+    rootfs.fill_tree(staging, records, debs, dataclasses.replace(native, merged_usr=True), configured=True)
     return staging
 
 

@@ -12,10 +12,11 @@ import dataclasses
 import os
 import shutil
 import tempfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from debforge.ahead import Ahead
+from debforge.ahead import Ahead, beside
 from debforge.archive import fetch_index
 from debforge.builder import Artifacts, Toolchain, build
 from debforge.cache import atomic_output, atomic_write_bytes
@@ -148,43 +149,43 @@ def _package(
 ) -> PackageResult:
     reporter = session.reporter
     work = Path(tempfile.mkdtemp(prefix="package-", dir=session.workspace()))  # the run's scratch space
-    runtime_image = _runtime_image_ahead(session, target) if options.test else None
     try:
-        artifacts = build(
-            session, recipe, target, toolchain=options.toolchain, emulate=options.emulate, out=work / "a"
-        )
-        runtime = runtime_depends(session, recipe, target, artifacts)
-        recipe = with_repaired_assets(recipe, dict(runtime.repaired_assets))
-        store_depends = fix_store_paths(session, recipe, target, artifacts)
-        extra = (*misc_depends(recipe), *store_depends)
-        depends = merge_depends(recipe.relations.depends, runtime.depends, extra=extra)
-        spec = package_spec(recipe, target, artifacts, depends=depends, date=date)
-        spec = with_public_libraries(spec, runtime, target)
-        deb = write_deb(spec, work, reporter=reporter, allow_zstd=target.zstd)
-        dbgsym = _write_dbgsym(spec, artifacts, work, target, reporter) if recipe.build.dbgsym else None
-        if runtime_image is not None:
-            runtime_image.wait()
-            _check_install(session, recipe, deb, target)
-        record = build_record(recipe, target, deb, artifacts, runtime.closure, date=date, dbgsym=dbgsym)
-        return _publish(deb, record, out, dbgsym=dbgsym)
-    except Exception:
-        if runtime_image is not None:  # let it finish (the next run reuses it), leaving no container behind
-            with contextlib.suppress(Exception):
+        with _runtime_image_beside(session, target, test=options.test) as runtime_image:
+            artifacts = build(
+                session, recipe, target, toolchain=options.toolchain, emulate=options.emulate, out=work / "a"
+            )
+            runtime = runtime_depends(session, recipe, target, artifacts)
+            recipe = with_repaired_assets(recipe, dict(runtime.repaired_assets))
+            store_depends = fix_store_paths(session, recipe, target, artifacts)
+            extra = (*misc_depends(recipe), *store_depends)
+            depends = merge_depends(recipe.relations.depends, runtime.depends, extra=extra)
+            spec = package_spec(recipe, target, artifacts, depends=depends, date=date)
+            spec = with_public_libraries(spec, runtime, target)
+            deb = write_deb(spec, work, reporter=reporter, allow_zstd=target.zstd)
+            dbgsym = _write_dbgsym(spec, artifacts, work, target, reporter) if recipe.build.dbgsym else None
+            if runtime_image is not None:
                 runtime_image.wait()
-        raise
+                _check_install(session, recipe, deb, target)
+            record = build_record(recipe, target, deb, artifacts, runtime.closure, date=date, dbgsym=dbgsym)
+            return _publish(deb, record, out, dbgsym=dbgsym)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _runtime_image_ahead(session: Session, target: Target) -> Ahead[None]:
-    """Start building (or finding) the runtime image `--test` installs into, beside the build."""
+def _runtime_image_beside(
+    session: Session, target: Target, *, test: bool
+) -> AbstractContextManager[Ahead[None] | None]:
+    """With `test`, the runtime image `--test` installs into, built (or found) beside the build; if the
+    build fails, it is let finish (the next run reuses it), leaving no container behind."""
+    if not test:
+        return contextlib.nullcontext()
     session.docker()  # connected here, once, before two threads share it
 
     def prepare() -> None:
         with session.reporter.step(f"Runtime image for {target.dist}/{target.arch} (beside the build)"):
             build_image(session, target)
 
-    return Ahead(prepare, name="runtime-image")
+    return beside(prepare, name="runtime-image")
 
 
 def _write_dbgsym(

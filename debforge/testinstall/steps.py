@@ -163,15 +163,9 @@ def _dpkg(box: Container, args: Sequence[str]) -> Outcome:
     output = _merged(done)
     if done.returncode != 0:
         scripts = "; ".join(maintscript_failures(output))
-        detail = scripts or _last_dpkg_error(output) or f"dpkg exited {done.returncode}"
+        detail = scripts or _last_error(output, ("dpkg: error",)) or f"dpkg exited {done.returncode}"
         return Outcome(ok=False, output=output, detail=detail)
     return Outcome(ok=True, output=output, detail="")
-
-
-def _last_dpkg_error(output: str) -> str:
-    """dpkg's last `dpkg: error ...` line."""
-    errors = [line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("dpkg: error")]
-    return errors[-1] if errors else ""
 
 
 def _apt_failure(output: str, code: int) -> str:
@@ -179,11 +173,10 @@ def _apt_failure(output: str, code: int) -> str:
     return "; ".join(scripts) if scripts else _last_error(output) or f"apt-get exited {code}"
 
 
-def _last_error(output: str) -> str:
-    """apt's last `E:` line (`Error:` since apt 3.0)."""
-    errors = [
-        line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith(("E:", "Error:"))
-    ]
+def _last_error(output: str, prefixes: tuple[str, ...] = ("E:", "Error:")) -> str:
+    """The text of the last line starting with one of `prefixes`: apt's `E:` (`Error:` since apt 3.0),
+    or dpkg's `dpkg: error`."""
+    errors = [line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith(prefixes)]
     return errors[-1] if errors else ""
 
 
