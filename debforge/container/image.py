@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from debforge import rootfs
+from debforge.ahead import beside
 from debforge.cache import Cache, atomic_write_bytes, key
 from debforge.container.aptfiles import prefill_apt_lists, write_apt_sources
 from debforge.container.bootstrap import BOOTSTRAP_DIGEST, write_bootstrap
@@ -162,17 +163,28 @@ def _build_layered(
     # the target's plain runtime image.
     base_name = f"{image_def.name}-base" if image_def.host_arch else image_def.name
     base_tag = _tag(target, base_name, image_def.digest, base, ())
-    with session.cache.lock(f"image-{key(base_tag)[:20]}", on_wait=session.reporter.warning):
-        base_image = find_image(session, base_tag) or _build(
-            session, target, image_def, closure=base, tag=base_tag
-        )
     if not layer:
+        _base_image(session, target, image_def, base=base, tag=base_tag)
         session.docker().images.get(base_tag).tag(*tag.rsplit(":", 1))
-    else:
+        return _listed(session, tag)
+    # The layer's debs download while the base image is built (24 debs of a cross gcc: a second).
+    with beside(lambda: rootfs.fetch_debs(session, layer), name="layer-debs") as debs:
+        base_image = _base_image(session, target, image_def, base=base, tag=base_tag)
         how = execution(session, target.arch)
         with session.reporter.step(f"Adding {len(layer)} packages to the shared base image ({how})"):
-            add_layer(session, base_image, layer, tag=tag, closure_key=closure.key, lists=image_def.apt_lists)
+            add_layer(
+                session, base_image, layer, debs=debs.wait(), tag=tag, closure_key=closure.key,
+                lists=image_def.apt_lists,
+            )  # fmt: skip
     return _listed(session, tag)
+
+
+def _base_image(
+    session: Session, target: Target, image_def: ImageDefinition, *, base: Closure, tag: str
+) -> Image:
+    """The shared base image `tag` of the closure `base`, built unless the engine has it."""
+    with session.cache.lock(f"image-{key(tag)[:20]}", on_wait=session.reporter.warning):
+        return find_image(session, tag) or _build(session, target, image_def, closure=base, tag=tag)
 
 
 def host_target(target: Target, *, arch: str | None = None) -> Target:

@@ -12,11 +12,10 @@ then `dpkg --configure -a`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from debforge import rootfs
 from debforge.container.engine import LABEL, Image
 from debforge.container.runner import ContainerSpec, open_container
 from debforge.errors import ContainerError
@@ -83,18 +82,24 @@ def install_script(batches: Sequence[Sequence[PackageRecord]], names: dict[str, 
 
 
 def add_layer(
-    session: Session, base: Image, layer: Sequence[PackageRecord], *, tag: str, closure_key: str, lists: bool
+    session: Session,
+    base: Image,
+    layer: Sequence[PackageRecord],
+    *,
+    debs: Mapping[str, Path],
+    tag: str,
+    closure_key: str,
+    lists: bool,
 ) -> None:
-    """Install `layer` into a container of `base` and commit it as `tag`, labelled with the whole
-    closure's key."""
+    """Install `layer` (its debs by sha256, as rootfs.fetch_debs gives them) into a container of `base`
+    and commit it as `tag`, labelled with the whole closure's key."""
     import docker  # noqa: PLC0415 - docker-py is only needed by commands that use containers
 
-    debs = rootfs.fetch_debs(session, layer)
-    names = {sha: Path(path).name for sha, path in debs.items()}
+    names = {sha: path.name for sha, path in debs.items()}
     script = install_script(unpack_batches(layer), names, lists=lists)
     spec = ContainerSpec(
         image=base, argv=("sh", "-c", script), role="image", network="none",
-        copies=tuple((_DEBS, Path(debs[r.sha256])) for r in layer),
+        copies=tuple((_DEBS, debs[r.sha256]) for r in layer),
     )  # fmt: skip
     with open_container(session, spec, keep=False) as box:
         done = box.wait(spec.argv)
