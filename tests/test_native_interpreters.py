@@ -11,7 +11,7 @@ import pytest
 
 from debforge.archive.index import PackageIndex, PackageRecord
 from debforge.cache import Cache
-from debforge.container.native import _hard_links, _same_versions, native_interpreters
+from debforge.container.native import _hard_links, _same_versions, _tool_paths, native_interpreters
 from debforge.dists import make_target
 from debforge.errors import OfflineError
 from debforge.session import Session
@@ -63,6 +63,35 @@ def test_an_interpreter_the_tree_lacks_or_links_is_left_alone(tmp_path: Path) ->
     (root / "usr/bin/dash").symlink_to("dash.real")
     both = index(rec("dash", "0.5.12-2", "amd64"), rec("perl-base", "5.36.0-7+deb12u3", "amd64"))
     assert _same_versions(both, TARGET_RECORDS, root, TARGET) == {}
+
+
+def test_tools_of_the_targets_own_versions_come_too(tmp_path: Path) -> None:
+    records = (*TARGET_RECORDS, rec("coreutils", "9.1-1", "arm64"), rec("sed", "4.9-1", "arm64"))
+    native = index(
+        rec("coreutils", "9.1-1", "amd64"), rec("sed", "4.9-2", "amd64"), rec("grep", "3.8-5", "amd64")
+    )
+    # sed: another version; grep: not in the target's closure.
+    assert sorted(_same_versions(native, records, tree(tmp_path), TARGET)) == ["coreutils"]
+
+
+def test_a_tool_packages_programs_but_those_bound_to_the_machine(tmp_path: Path) -> None:
+    staging = tree(tmp_path, "usr/bin/chown", "usr/bin/uname", "usr/bin/od", "usr/bin/[", "usr/share/doc/x")
+    (staging / "usr/bin/egrep").write_text('#!/bin/sh\nexec grep -E "$@"\n')  # a script
+    (staging / "var/lib/dpkg/info").mkdir(parents=True)
+    listed = [
+        "/.",
+        "/bin",
+        "/bin/chown",
+        "/bin/uname",
+        "/usr/bin/od",
+        "/usr/bin/[",
+        "/usr/bin/egrep",
+        "/usr/share/doc/x",
+    ]
+    (staging / "var/lib/dpkg/info/coreutils.list").write_text("".join(f"{p}\n" for p in listed))
+    # /bin/chown is found at usr/bin/chown (the staging tree is merged-/usr); uname and od tell the
+    # machines apart, egrep is a script, /usr/share/doc is not a program directory.
+    assert _tool_paths(staging, "coreutils") == ["usr/bin/chown", "usr/bin/["]
 
 
 def test_hard_links_of_a_swapped_interpreter_are_found(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ _CONFIGURE = r"""#!/bin/sh
 set -e
 export DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true LC_ALL=C.UTF-8
 # /debforge/bin first: the shim of dpkg-maintscript-helper below.
-export PATH=/debforge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+system=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/debforge/bin:$system
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d  # invoke-rc.d: start no services (policy-rc.d)
 chmod 755 /usr/sbin/policy-rc.d
 # apt's source cache of the pre-filled lists does not depend on dpkg's status: build it beside the
@@ -26,11 +27,13 @@ chmod 755 /usr/sbin/policy-rc.d
 # holds the status), then only the status is merged at the end.
 lists=$(ls /var/lib/apt/lists/ | grep -c _Packages || true)
 if [ "$lists" -gt 0 ]; then apt-cache -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= gencaches >/dev/null & fi
-# The engine's own dash and perl of the same versions, when container/native.py brought them (an
-# emulated target): moved into directories the tree lacks, and swapped in while the scripts run.
+# The engine's own dash, perl and tools of the same versions, when container/native.py brought them
+# (an emulated target): their libraries moved into directories the tree lacks, the interpreters
+# swapped in and the tools first in PATH while the scripts run.
 native=/debforge/native
 if [ -d $native ]; then
-  while read -r dir; do mv "$native/root/$dir" "/$dir"; done < $native/added
+  while read -r dir; do /bin/mv "$native/root/$dir" "/$dir"; done < $native/added
+  export PATH=/debforge/bin:$native/bin:$system
   while read -r path; do
     mv "/$path" "$native/${path##*/}.target"
     mv "$native/${path##*/}" "/$path"
@@ -45,6 +48,8 @@ dpkg --configure -a
 if [ -d $native ]; then  # the target's own files back, hard links too (overlayfs copied one name up)
   while read -r path; do mv "$native/${path##*/}.target" "/$path"; done < $native/swaps
   while read -r path other; do ln -f "/$path" "/$other"; done < $native/links
+  export PATH=/debforge/bin:$system  # the target's tools again before their libraries go
+  hash -r
   while read -r dir; do rm -rf "/$dir"; done < $native/added
 fi
 ldconfig  # libc-bin's trigger: unpacking outside dpkg activated none

@@ -286,7 +286,7 @@ def _build(
         how = execution(session, target.arch)  # an engine of the target's arch configures it natively
         native = None
         if not session.engine_facts().native_for(target.arch):
-            with reporter.step("Preparing the engine's own dash and perl for the maintainer scripts"):
+            with reporter.step("Preparing the engine's own dash, perl and tools for the maintainer scripts"):
                 native = native_interpreters(
                     session, host_target(target, arch=engine_arch(session)), target,
                     records=records, root=root, work=work,

@@ -1,4 +1,4 @@
-"""An emulated image's maintainer scripts run by the engine's own dash and perl (container/native.py),
+"""An emulated image's maintainer scripts run by the engine's own dash, perl and tools (container/native.py),
 with dpkg inside the result as the oracle: the target's interpreters are back byte for byte (dpkg
 --verify against their md5sums), hard links included, nothing of the engine's arch is left, and what
 the perl helpers write (debconf's database, deb-systemd-helper's state) is there."""
@@ -39,6 +39,8 @@ def test_the_engines_dash_and_perl_stand_in_for_bookworm_arm64(
     assert (native / "added").read_text().split() == ["usr/lib/x86_64-linux-gnu"]
     assert (native / "root/usr/lib/x86_64-linux-gnu/libc.so.6").exists()
     assert (native / "ld.so").is_file() and (native / "dash").is_file() and (native / "perl").is_file()
+    tools = {p.name for p in (native / "bin").iterdir()}
+    assert {"chown", "chmod", "mkdir", "mv", "sed", "grep"} <= tools and not {"uname", "arch", "od"} & tools
 
 
 def test_the_configured_image_keeps_nothing_of_them(e2e_session: Session, runtime_image: Image) -> None:
