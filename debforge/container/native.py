@@ -106,21 +106,20 @@ def _is_elf(path: Path) -> bool:
 def _same_versions(
     index: PackageIndex, records: tuple[PackageRecord, ...], root: Path, target: Target
 ) -> dict[str, PackageRecord]:
-    """Native records of the interpreters the target tree has, in exactly the target's versions."""
+    """Native records of the interpreters the target tree has, and of the tools, in exactly the target's
+    versions."""
     installed = {r.name: r.version for r in records}
     # An XS module outside perl-base lives in the target's own arch directory, which the native perl
     # does not search (libperl5.x, liblocale-gettext-perl, ...): then the target's perl stays.
     foreign_perl = any((root / f"usr/lib/{target.gnu_triplet}" / d).exists() for d in ("perl", "perl5"))
+    interpreters = [
+        name
+        for name, path in _INTERPRETERS.items()
+        if (root / path).is_file() and not (root / path).is_symlink()
+        and not (name == "perl-base" and foreign_perl)
+    ]  # fmt: skip
     wanted = {}
-    for name, path in _INTERPRETERS.items():
-        if name not in installed or not (root / path).is_file() or (root / path).is_symlink():
-            continue
-        if name == "perl-base" and foreign_perl:
-            continue
-        same = [r for r in index.versions(name) if r.version == installed[name]]
-        if same:
-            wanted[name] = same[0]
-    for name in _TOOLS:
+    for name in (*interpreters, *_TOOLS):
         same = [r for r in index.versions(name) if r.version == installed.get(name)]
         if same:
             wanted[name] = same[0]
