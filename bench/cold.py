@@ -12,11 +12,16 @@ Prints, from the command's own `--timings` breakdown:
   figure 3  the builder image for the new target         (target <= 30 s)
   figure 5  warm `package --test` of the same, no change  (target < 3 s)
 Figures 2 and 4 are printed by bench/rootfs.py and bench/cross_vs_emulated.py.
+
+It also prints how fast the host was, as a fixed Python loop's time: on the same 2-core machine,
+figure 1 of the same code took 87 to 116 s on one day and 48 to 51 s on another (its loop 2 to 3
+times faster), so a figure means little without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -82,6 +87,14 @@ def package(cache: Path, out: Path, dist: str, arch: str, *, test: bool = True) 
     return Run(wall=wall, steps=tuple(steps))
 
 
+def host_speed() -> str:
+    """The CPU count and a fixed 30M-step Python loop's time: what the figures' host was like."""
+    start, total = time.perf_counter(), 0
+    for step in range(30_000_000):
+        total += step
+    return f"host: {os.cpu_count()} CPUs; a 30M-step Python loop took {time.perf_counter() - start:.2f} s"
+
+
 def figure(number: int, what: str, value: float | None, target: str, ok: bool) -> None:
     shown = "n/a" if value is None else f"{value:.1f} s"
     print(f"figure {number}: {what}: {shown} (target {target}) {'met' if ok else 'MISSED'}")
@@ -95,6 +108,7 @@ def main() -> int:
     parser.add_argument("--keep-images", action="store_true", help="remove only this pair's images")
     args = parser.parse_args()
     client = docker.from_env()
+    speed = host_speed()
     prefixes = [f"debforge/{args.dist}-{a}-" for a in (args.arch, args.new_arch, "amd64")]
     for prefix in prefixes if args.keep_images else ["debforge/"]:  # amd64: the dist's builder base
         print(f"removed {remove_images(client, prefix)} images under {prefix}")
@@ -104,6 +118,7 @@ def main() -> int:
         warm = package(cache, out, args.dist, args.arch)
         second = package(cache, Path(tmp) / "out2", args.dist, args.new_arch, test=False)
     target = f"{args.dist}/{args.arch}"
+    print(speed)
     print(f"cold `package recipes/hello-ssl --dist {args.dist} --arch {args.arch} --test`, --timings:")
     print(cold.breakdown())
     builder = second.step(f"Builder image for {args.dist}/{args.new_arch}")
