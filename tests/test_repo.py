@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -421,3 +422,18 @@ def test_private_key_and_passphrase_from_environment(repo: Path, tmp_path: Path)
     result = publish(repo, key=KeyOptions(env={**env, "DEBFORGE_SIGN_PASSPHRASE": "s3cret"}))
     assert result.signed
     assert (repo / "dists/bookworm/InRelease").read_text().startswith("-----BEGIN PGP SIGNED MESSAGE-----")
+
+
+@pytest.mark.integration
+def test_repo_bench_runs(tmp_path: Path) -> None:
+    # bench/ is not imported by the other tests: this keeps `make bench` from breaking unseen when
+    # publish's signature changes (it did, once: the signing options became KeyOptions).
+    require_tool("apt-ftparchive")
+    bench = Path(__file__).resolve().parent.parent / "bench/repo.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--debs", "20", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ratio debforge/apt-ftparchive:" in done.stdout
+    assert list(tmp_path.iterdir()) == []  # its work directory is removed
