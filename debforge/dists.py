@@ -187,6 +187,24 @@ _QEMU: dict[str, str] = {
     "riscv64": "riscv64",
     "s390x":   "s390x",
 }
+# The CPU model QEMU emulates for the arch's processes (QEMU_CPU), where its default does not do.
+# arm64: QEMU's default `max` CPU has pointer authentication with the architected QARMA5 cipher,
+# which it computes in software at every signed call and return. Trixie's programs are built with
+# branch protection (their ELF notes say "AArch64 feature: BTI, PAC"; bookworm's do not), so its
+# `apt-cache gencaches` took 25.5 s under `max` and 2.3 s on a Cortex-A53. That is an ARMv8.0-A CPU,
+# Debian's arm64 baseline (a Raspberry Pi 3's): a package that needs more than the baseline fails
+# here as on such a device, and the pointer authentication and BTI instructions are the no-ops the
+# architecture defines there.
+_QEMU_CPU: dict[str, str] = {
+    "amd64":   "",
+    "arm64":   "cortex-a53",
+    "armel":   "",
+    "armhf":   "",
+    "i386":    "",
+    "ppc64el": "",
+    "riscv64": "",
+    "s390x":   "",
+}
 _DOCKER_PLATFORM: dict[str, str] = {
     "amd64":   "linux/amd64",
     "arm64":   "linux/arm64",
@@ -229,6 +247,7 @@ ARCH_FACTS: Mapping[str, Mapping[str, object]] = {
     "ld_so": _LD_SO,
     "elf": _ELF,
     "qemu": _QEMU,
+    "qemu_cpu": _QEMU_CPU,
     "docker_platform": _DOCKER_PLATFORM,
 }
 
@@ -313,6 +332,24 @@ def machine_arch(machine: str) -> str | None:
     ('arm64', 'amd64', None)
     """
     return next((arch for arch, name in _QEMU.items() if name == machine), _UNAME_ALIASES.get(machine))
+
+
+def platform_arch(platform: str) -> str | None:
+    """The Debian architecture of a Docker platform (as debforge writes it), else None.
+
+    >>> platform_arch("linux/arm64"), platform_arch("linux/arm/v7"), platform_arch("linux/vax")
+    ('arm64', 'armhf', None)
+    """
+    return next((arch for arch, name in _DOCKER_PLATFORM.items() if name == platform), None)
+
+
+def qemu_cpu(arch: str) -> str:
+    """The CPU model QEMU should emulate for `arch`'s processes ("": QEMU's default).
+
+    >>> qemu_cpu("arm64"), qemu_cpu("armhf")
+    ('cortex-a53', '')
+    """
+    return _QEMU_CPU.get(arch, "")
 
 
 def security_mirror_for(dist: str, mirror: str | None) -> str:

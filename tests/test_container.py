@@ -11,6 +11,7 @@ import pytest
 from debforge import container
 from debforge.cache import Cache
 from debforge.dists import make_target
+from debforge.engines import EngineFacts
 from debforge.errors import ContainerError
 from debforge.report import NullReporter
 from debforge.session import Session
@@ -102,6 +103,10 @@ class FakeHandle:
         assert force
         del self.client.made[self.name]
 
+    def exec_run(self, argv: list[str], **kwargs: object) -> object:
+        self.client.execs.append({"argv": argv, **kwargs})
+        return type("ExecResult", (), {"output": (b"", b""), "exit_code": 0})()
+
 
 class FakeClient:
     """Creates FakeHandles, finds them by name."""
@@ -109,6 +114,7 @@ class FakeClient:
     def __init__(self) -> None:
         self.made: dict[str, FakeHandle] = {}
         self.created: list[dict[str, object]] = []
+        self.execs: list[dict[str, object]] = []
         self.containers = self
 
     def create(self, image: str, argv: list[str], **kwargs: object) -> FakeHandle:
@@ -132,10 +138,15 @@ class Recorder(NullReporter):
         self.warnings.append(message)
 
 
-def fake_session(tmp_path: Path, *, keep: bool = False) -> tuple[Session, FakeClient, Recorder]:
+def fake_session(
+    tmp_path: Path, *, keep: bool = False, engine_arch: str = "amd64"
+) -> tuple[Session, FakeClient, Recorder]:
     client, reporter = FakeClient(), Recorder()
     session = Session(cache=Cache(tmp_path / "cache"), reporter=reporter, keep=keep)
     session._docker = client  # type: ignore[assignment]  # fault injection: a stand-in engine
+    session._facts = EngineFacts(
+        arch=engine_arch, machine="?", api_version="1.43", server_version="24", name="fake"
+    )
     return session, client, reporter
 
 
@@ -175,11 +186,30 @@ def test_the_spec_becomes_the_create_call(tmp_path: Path) -> None:
         assert box.name.startswith("debforge-build-")
         assert box.handle.archives == []  # bind transport: nothing copied
     (made,) = client.created
-    assert made["argv"] == ["timeout", "--kill-after=30", "60", "sh", "-c", "x"]
+    # An arm64 image on an amd64 engine: QEMU's CPU model for the command, not in the container's Env.
+    assert made["argv"] == ["env", "QEMU_CPU=cortex-a53", "timeout", "--kill-after=30", "60", "sh", "-c", "x"]
     assert made["mounts"] == [{"Target": "/src", "Source": str(tmp_path), "Type": "bind", "ReadOnly": True}]
     assert made["labels"] == {"org.debforge": "1", "org.debforge.role": "build", "extra": "1"}
     assert (made["user"], made["working_dir"], made["network_mode"]) == ("1000:1000", "/src", "none")
     assert (made["platform"], made["environment"]) == ("linux/arm64", {"A": "b"})
+
+
+def test_emulated_processes_get_the_qemu_cpu_and_native_ones_nothing(tmp_path: Path) -> None:
+    for engine_arch, argv, env in [
+        ("amd64", ["env", "QEMU_CPU=cortex-a53", "sleep", "infinity"], {"QEMU_CPU": "cortex-a53", "A": "b"}),
+        ("arm64", ["sleep", "infinity"], {"A": "b"}),  # an arm64 engine runs arm64 itself
+    ]:
+        session, client, _ = fake_session(tmp_path, engine_arch=engine_arch)
+        with container.open_container(session, container.ContainerSpec(image=IMAGE)) as box:
+            box.exec(["apt-get", "install"], env={"A": "b"})
+        assert client.created[0]["argv"] == argv
+        assert client.created[0]["environment"] == {}
+        assert client.execs[0]["environment"] == env
+    armhf = container.Image(tag="debforge/y:1", id="sha256:2", platform="linux/arm/v7", closure_key="k")
+    session, client, _ = fake_session(tmp_path)
+    with container.open_container(session, container.ContainerSpec(image=armhf)):
+        pass
+    assert client.created[0]["argv"] == ["sleep", "infinity"]  # QEMU's default CPU for 32-bit arm
 
 
 def test_an_engine_elsewhere_gets_the_mounts_copied_in_before_start(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from debforge.container.transport import (
     lost_engine,
     shares_filesystem,
 )
+from debforge.dists import platform_arch, qemu_cpu
 from debforge.errors import CommandError, ContainerError
 from debforge.run import Completed
 
@@ -69,10 +70,17 @@ class ContainerSpec:
 class Container:
     """A container of `open_container`: exec commands, wait for its command, copy files in and out."""
 
-    def __init__(self, handle: docker.models.containers.Container, name: str, reporter: Reporter) -> None:
+    def __init__(
+        self,
+        handle: docker.models.containers.Container,
+        name: str,
+        reporter: Reporter,
+        emulation: Mapping[str, str] | None = None,
+    ) -> None:
         self.handle = handle
         self.name = name
         self._reporter = reporter
+        self._emulation = dict(emulation or {})  # QEMU's settings, for every process exec'd
 
     def exec(
         self,
@@ -85,7 +93,11 @@ class Container:
     ) -> Completed:
         """Run argv inside the running container; raise CommandError on a non-zero exit when `check`."""
         res = self.handle.exec_run(
-            list(argv), environment=dict(env or {}), workdir=workdir, user=user, demux=True
+            list(argv),
+            environment={**self._emulation, **(env or {})},
+            workdir=workdir,
+            user=user,
+            demux=True,
         )
         out, err = res.output if isinstance(res.output, tuple) else (None, None)
         code = -1 if res.exit_code is None else int(res.exit_code)
@@ -170,7 +182,9 @@ def open_container(session: Session, spec: ContainerSpec, *, keep: bool | None =
         try:
             if not bind:
                 ensure_volumes(client, spec.mounts, spec.image)
-            box = Container(_create(client, spec, name, bind=bind), name, session.reporter)
+            emulation = _emulation(session, spec.image)
+            handle = _create(client, spec, name, bind=bind, emulation=emulation)
+            box = Container(handle, name, session.reporter, emulation)
             if spec.mounts and not bind:
                 copy_in(box.handle, spec.mounts, user=spec.user)
             for dest in dict.fromkeys(dest for dest, _ in spec.copies):  # one archive per directory
@@ -215,14 +229,26 @@ def _argv(spec: ContainerSpec) -> tuple[str, ...]:
     return (*limit, *spec.argv)
 
 
+def _emulation(session: Session, image: Image) -> dict[str, str]:
+    """QEMU's settings for the processes of a container the engine emulates: its CPU model (dists)."""
+    arch = platform_arch(image.platform)
+    cpu = qemu_cpu(arch) if arch is not None else ""
+    if arch is None or not cpu or session.engine_facts().native_for(arch):
+        return {}
+    return {"QEMU_CPU": cpu}
+
+
 def _create(
-    client: docker.DockerClient, spec: ContainerSpec, name: str, *, bind: bool
+    client: docker.DockerClient, spec: ContainerSpec, name: str, *, bind: bool, emulation: Mapping[str, str]
 ) -> docker.models.containers.Container:
     import docker  # noqa: PLC0415 - see Container.copy_out
 
+    # QEMU reads QEMU_CPU from each process's environment. `env` sets it for the command and its
+    # children only: in the container's own Env, `docker commit` would keep it in the image.
+    settings = ("env", *(f"{k}={v}" for k, v in emulation.items())) if emulation else ()
     try:
         return client.containers.create(
-            spec.image.tag, list(_argv(spec)), name=name, detach=True, environment=dict(spec.env),
+            spec.image.tag, [*settings, *_argv(spec)], name=name, detach=True, environment=dict(spec.env),
             mounts=docker_mounts(spec.mounts, bind=bind) or None, user=spec.user,
             working_dir=spec.workdir, platform=spec.image.platform or None, network_mode=spec.network,
             labels={LABEL: "1", ROLE_LABEL: spec.role, **dict(spec.labels)},

@@ -92,6 +92,11 @@ def test_image_is_arm64_and_runs_aarch64(runtime_image: Image, e2e_session: Sess
     assert attrs["Architecture"] == "arm64" and runtime_image.platform == "linux/arm64"
     with open_container(e2e_session, ContainerSpec(image=runtime_image)) as box:
         assert box.exec(["uname", "-m"]).text.strip() == "aarch64"
+        # QEMU emulates a Cortex-A53 (dists._QEMU_CPU), not its `max` CPU: the process's AT_HWCAP
+        # (auxv type 16) has no LSE atomics (bit 8) and no pointer authentication (bit 30).
+        auxv = box.exec(["od", "-An", "-tu8", "-w16", "/proc/self/auxv"]).text.split()
+        hwcap = dict(zip(auxv[::2], auxv[1::2], strict=True))["16"]
+        assert int(hwcap) & (1 << 8 | 1 << 30) == 0 and int(hwcap) & 1  # bit 0: it has an FPU
         audit = box.exec(["dpkg", "--audit"])
         assert audit.stdout == b"" and audit.stderr == b""
         assert box.exec(["test", "-L", "/bin"]).returncode == 0
