@@ -188,16 +188,16 @@ _QEMU: dict[str, str] = {
     "s390x":   "s390x",
 }
 # The CPU model QEMU emulates for the arch's processes (QEMU_CPU), where its default does not do.
-# arm64: QEMU's default `max` CPU has pointer authentication with the architected QARMA5 cipher,
-# which it computes in software at every signed call and return. Trixie's programs are built with
-# branch protection (their ELF notes say "AArch64 feature: BTI, PAC"; bookworm's do not), so its
-# `apt-cache gencaches` took 25.5 s under `max` and 2.3 s on a Cortex-A53. That is an ARMv8.0-A CPU,
-# Debian's arm64 baseline (a Raspberry Pi 3's): a package that needs more than the baseline fails
-# here as on such a device, and the pointer authentication and BTI instructions are the no-ops the
-# architecture defines there.
+# arm64: QEMU's `max` CPU (its default) with pointer authentication's IMPLEMENTATION DEFINED
+# algorithm instead of the architected QARMA5 cipher, which is costly to compute in software at every
+# signed call and return (QEMU's own advice; its 10.0 made impdef the default). Trixie's programs
+# are built with branch protection (their ELF notes say "AArch64 feature: BTI, PAC"; bookworm's do
+# not): its `apt-cache gencaches` took 25.5 s with QARMA5 and 3.6 s with impdef. Still `max`, so
+# pointers are signed and checked and every other feature stays. (An ARMv8.0 Cortex-A53 was as quick
+# there, but an emulated build of the multi-crate recipe ran over 24 minutes on it, not 285 s.)
 _QEMU_CPU: dict[str, str] = {
     "amd64":   "",
-    "arm64":   "cortex-a53",
+    "arm64":   "max,pauth-impdef=on",
     "armel":   "",
     "armhf":   "",
     "i386":    "",
@@ -347,7 +347,7 @@ def qemu_cpu(arch: str) -> str:
     """The CPU model QEMU should emulate for `arch`'s processes ("": QEMU's default).
 
     >>> qemu_cpu("arm64"), qemu_cpu("armhf")
-    ('cortex-a53', '')
+    ('max,pauth-impdef=on', '')
     """
     return _QEMU_CPU.get(arch, "")
 

@@ -187,7 +187,8 @@ def test_the_spec_becomes_the_create_call(tmp_path: Path) -> None:
         assert box.handle.archives == []  # bind transport: nothing copied
     (made,) = client.created
     # An arm64 image on an amd64 engine: QEMU's CPU model for the command, not in the container's Env.
-    assert made["argv"] == ["env", "QEMU_CPU=cortex-a53", "timeout", "--kill-after=30", "60", "sh", "-c", "x"]
+    qemu = ["env", "QEMU_CPU=max,pauth-impdef=on"]
+    assert made["argv"] == [*qemu, "timeout", "--kill-after=30", "60", "sh", "-c", "x"]
     assert made["mounts"] == [{"Target": "/src", "Source": str(tmp_path), "Type": "bind", "ReadOnly": True}]
     assert made["labels"] == {"org.debforge": "1", "org.debforge.role": "build", "extra": "1"}
     assert (made["user"], made["working_dir"], made["network_mode"]) == ("1000:1000", "/src", "none")
@@ -195,8 +196,9 @@ def test_the_spec_becomes_the_create_call(tmp_path: Path) -> None:
 
 
 def test_emulated_processes_get_the_qemu_cpu_and_native_ones_nothing(tmp_path: Path) -> None:
+    cpu = "max,pauth-impdef=on"
     for engine_arch, argv, env in [
-        ("amd64", ["env", "QEMU_CPU=cortex-a53", "sleep", "infinity"], {"QEMU_CPU": "cortex-a53", "A": "b"}),
+        ("amd64", ["env", f"QEMU_CPU={cpu}", "sleep", "infinity"], {"QEMU_CPU": cpu, "A": "b"}),
         ("arm64", ["sleep", "infinity"], {"A": "b"}),  # an arm64 engine runs arm64 itself
     ]:
         session, client, _ = fake_session(tmp_path, engine_arch=engine_arch)
