@@ -232,10 +232,9 @@ def _argv(spec: ContainerSpec) -> tuple[str, ...]:
 def _emulation(session: Session, image: Image) -> dict[str, str]:
     """QEMU's settings for the processes of a container the engine emulates: its CPU model (dists)."""
     arch = platform_arch(image.platform)
-    cpu = qemu_cpu(arch) if arch is not None else ""
-    if arch is None or not cpu or session.engine_facts().native_for(arch):
+    if arch is None or not qemu_cpu(arch) or session.engine_facts().native_for(arch):
         return {}
-    return {"QEMU_CPU": cpu}
+    return {"QEMU_CPU": qemu_cpu(arch)}
 
 
 def _create(
